@@ -1,0 +1,38 @@
+# Two commands on a fresh machine: `make run` (the app) and `make test`.
+# Install is idempotent: it re-runs only when a requirements file changes.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.h2ogpt-installed
+REQUIREMENTS := requirements.txt $(wildcard reqs_optional/requirements_optional_*.txt) setup.py version.txt
+PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
+
+.PHONY: install run test lint bench clean
+
+install: $(STAMP)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(REQUIREMENTS) | $(PY)
+	$(PIP_INSTALL) -r requirements.txt -r reqs_optional/requirements_optional_dev.txt
+	$(PIP_INSTALL) --no-deps -r reqs_optional/requirements_optional_embedded.txt
+	$(PIP_INSTALL) --no-deps -e .
+	touch $(STAMP)
+
+run: install
+	$(PY) generate.py $(ARGS)
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+bench: install
+	$(PY) benchmarks/decode.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

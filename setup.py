@@ -1,0 +1,37 @@
+"""Packaging for h2oGPT: the core package, the thin entries and their console scripts."""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+here = Path(__file__).parent
+
+
+def requirements(name: str) -> list[str]:
+    lines = (here / name).read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+setup(
+    name="h2ogpt",
+    version=(here / "version.txt").read_text().strip(),
+    description="Private, offline LLM chat and document QA",
+    long_description=(here / "README.md").read_text(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    package_dir={"": "src"},
+    packages=find_packages("src"),
+    py_modules=["generate", "finetune"],
+    install_requires=requirements("requirements.txt"),
+    extras_require={
+        "gpu": requirements("reqs_optional/requirements_optional_gpu.txt"),
+        "dev": requirements("reqs_optional/requirements_optional_dev.txt"),
+    },
+    entry_points={
+        "console_scripts": [
+            "h2ogpt_generate=generate:entrypoint_main",
+            "h2ogpt_finetune=finetune:entrypoint_main",
+        ]
+    },
+)

@@ -1,0 +1,282 @@
+"""Batched token-by-token decoding over one KV cache, as a generator.
+
+Prompts are left-padded and prefilled together once; each prompt's cache rows are then
+repeated ``n`` times, so ``n`` samples of one prompt share a single prefill. Finished
+rows leave the batch, stop strings are held back until they can be ruled out, and
+closing the generator cancels the work.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from transformers import DynamicCache
+
+from h2ogpt.backends.base import (
+    Completion,
+    ContinuationScore,
+    FinishReason,
+    SamplingParams,
+    TextDelta,
+    TokenLogprob,
+)
+
+
+@dataclass
+class _Row:
+    """One sample being generated."""
+
+    index: int
+    prompt_ids: list[int]
+    tokens: list[int] = field(default_factory=list)
+    text: str = ""
+    emitted: int = 0
+    prefix_offset: int = 0
+    read_offset: int = 0
+    logprobs: list[TokenLogprob] = field(default_factory=list)
+    generated: int = 0
+    finish_reason: FinishReason | None = None
+
+
+class Detokenizer:
+    """Incremental decoding that never splits a multi-byte character or a word's space."""
+
+    def __init__(self, tokenizer) -> None:
+        self.tokenizer = tokenizer
+
+    def _decode(self, ids: Sequence[int]) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=True)
+
+    def append(self, row: _Row, token: int) -> None:
+        row.tokens.append(token)
+        prefix = self._decode(row.tokens[row.prefix_offset : row.read_offset])
+        full = self._decode(row.tokens[row.prefix_offset :])
+        if len(full) > len(prefix) and not full.endswith("\ufffd"):
+            row.text += full[len(prefix) :]
+            row.prefix_offset, row.read_offset = row.read_offset, len(row.tokens)
+
+
+def _partial_stop_len(text: str, stops: Sequence[str]) -> int:
+    """Length of the longest end of ``text`` that could still grow into a stop string."""
+    best = 0
+    for stop in stops:
+        for size in range(min(len(stop) - 1, len(text)), best, -1):
+            if text.endswith(stop[:size]):
+                best = size
+                break
+    return best
+
+
+def _find_stop(text: str, start: int, stops: Sequence[str]) -> int:
+    """Position of the first stop string found at or after ``start``; -1 if none."""
+    hits = [p for p in (text.find(s, start) for s in stops) if p >= 0]
+    return min(hits) if hits else -1
+
+
+class LogitsShaper:
+    """Penalties, temperature, top-k and top-p applied to a batch of next-token logits."""
+
+    def __init__(self, params: SamplingParams) -> None:
+        self.params = params
+
+    def penalize(self, logits: torch.Tensor, rows: Sequence[_Row]) -> torch.Tensor:
+        p = self.params
+        if p.repetition_penalty != 1.0:
+            for i, row in enumerate(rows):
+                ids = torch.tensor(sorted(set(row.prompt_ids) | set(row.tokens)), device=logits.device)
+                scores = logits[i, ids]
+                logits[i, ids] = torch.where(
+                    scores > 0, scores / p.repetition_penalty, scores * p.repetition_penalty
+                )
+        if p.presence_penalty or p.frequency_penalty:
+            for i, row in enumerate(rows):
+                if row.tokens:
+                    ids, counts = torch.tensor(row.tokens, device=logits.device).unique(return_counts=True)
+                    logits[i, ids] -= p.presence_penalty + p.frequency_penalty * counts.to(logits.dtype)
+        return logits
+
+    def choose(self, logits: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+        p = self.params
+        if p.greedy:
+            return logits.argmax(dim=-1)
+        logits = logits / p.temperature
+        if p.top_k and p.top_k < logits.shape[-1]:
+            kth = torch.topk(logits, p.top_k, dim=-1).values[:, -1:]
+            logits = logits.masked_fill(logits < kth, float("-inf"))
+        if p.top_p < 1.0:
+            sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
+            probs = torch.softmax(sorted_logits, dim=-1)
+            drop = probs.cumsum(dim=-1) - probs > p.top_p
+            sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
+            logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
+        probs = torch.softmax(logits, dim=-1)
+        return torch.multinomial(probs, 1, generator=rng).squeeze(-1)
+
+
+class Decoder:
+    """Runs batched generation and scoring for one causal LM and its tokenizer."""
+
+    def __init__(self, model, tokenizer, eos_token_ids: set[int]) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.eos_token_ids = eos_token_ids
+        self.detok = Detokenizer(tokenizer)
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(eos_token_ids)
+        self.forward_calls = 0
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    def _forward(self, **inputs):
+        self.forward_calls += 1
+        return self.model(**inputs, use_cache=True)
+
+    def _prefill(self, prompts: Sequence[Sequence[int]]) -> tuple[DynamicCache, torch.Tensor, torch.Tensor]:
+        """Prefill left-padded prompts; returns cache, attention mask and last logits."""
+        width = max(len(p) for p in prompts)
+        ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(prompts), width), dtype=torch.long)
+        for i, prompt in enumerate(prompts):
+            ids[i, width - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
+            mask[i, width - len(prompt) :] = 1
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        cache = DynamicCache()
+        out = self._forward(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
+            past_key_values=cache,
+        )
+        return cache, mask, out.logits[:, -1, :].float()
+
+    def _rng(self, seed: int | None) -> torch.Generator:
+        seed = int.from_bytes(os.urandom(8), "little") >> 1 if seed is None else seed
+        return torch.Generator(device=self.device).manual_seed(seed)
+
+    def _record_logprobs(self, rows: Sequence[_Row], raw: torch.Tensor, chosen: torch.Tensor, top: int) -> None:
+        logprobs = torch.log_softmax(raw, dim=-1)
+        picked = logprobs.gather(-1, chosen[:, None]).squeeze(-1).tolist()
+        tops: list[tuple[tuple[str, float], ...]] = [()] * len(rows)
+        if top:
+            values, ids = torch.topk(logprobs, top, dim=-1)
+            tops = [
+                tuple(zip(self.tokenizer.convert_ids_to_tokens(i), v, strict=True))
+                for i, v in zip(ids.tolist(), values.tolist(), strict=True)
+            ]
+        tokens = self.tokenizer.convert_ids_to_tokens(chosen.tolist())
+        for row, tok, lp, tp in zip(rows, tokens, picked, tops, strict=True):
+            row.logprobs.append(TokenLogprob(tok, lp, tp))
+
+    def _advance(self, row: _Row, token: int, params: SamplingParams) -> str:
+        """Add a token to a row; returns the text now safe to emit and sets finish_reason."""
+        row.generated += 1
+        if token in self.eos_token_ids:
+            row.finish_reason = "stop"
+            row.logprobs.pop()  # the end-of-sequence token is not part of the text
+        else:
+            self.detok.append(row, token)
+            stop_at = _find_stop(row.text, row.emitted, params.stop) if params.stop else -1
+            if stop_at >= 0:
+                row.text = row.text[:stop_at]
+                row.finish_reason = "stop"
+            elif row.generated >= params.max_new_tokens:
+                row.finish_reason = "length"
+        end = len(row.text) if row.finish_reason else len(row.text) - _partial_stop_len(row.text, params.stop)
+        delta = row.text[row.emitted : max(end, row.emitted)]
+        row.emitted = max(end, row.emitted)
+        return delta
+
+    def _completion(self, row: _Row) -> Completion:
+        return Completion(
+            index=row.index,
+            text=row.text,
+            finish_reason=row.finish_reason or "length",
+            prompt_tokens=len(row.prompt_ids),
+            completion_tokens=row.generated,
+            logprobs=row.logprobs,
+        )
+
+    @torch.inference_mode()
+    def stream(
+        self, prompts: Sequence[Sequence[int]], params: SamplingParams, n: int = 1
+    ) -> Iterator[TextDelta | Completion]:
+        """Generate ``n`` samples for each prompt; sample ``k`` of prompt ``i`` has index ``i*n+k``."""
+        started = time.monotonic()
+        rng = self._rng(params.seed)
+        shaper = LogitsShaper(params)
+        cache, mask, logits = self._prefill(prompts)
+        if n > 1:
+            cache.batch_repeat_interleave(n)
+            mask, logits = mask.repeat_interleave(n, 0), logits.repeat_interleave(n, 0)
+        rows = [_Row(index=i, prompt_ids=list(prompts[i // n])) for i in range(len(prompts) * n)]
+        positions = mask.sum(-1)
+        while True:
+            chosen = shaper.choose(shaper.penalize(logits.clone(), rows), rng)
+            self._record_logprobs(rows, logits, chosen, params.top_logprobs)
+            out_of_time = params.max_time is not None and time.monotonic() - started > params.max_time
+            keep: list[int] = []
+            for i, (row, token) in enumerate(zip(rows, chosen.tolist(), strict=True)):
+                delta = self._advance(row, token, params)
+                if not row.finish_reason and out_of_time:
+                    row.finish_reason = "time"
+                    delta += row.text[row.emitted :]
+                    row.emitted = len(row.text)
+                if delta:
+                    yield TextDelta(row.index, delta)
+                if row.finish_reason:
+                    yield self._completion(row)
+                else:
+                    keep.append(i)
+            if not keep:
+                return
+            if len(keep) < len(rows):
+                index = torch.tensor(keep, device=self.device)
+                cache.batch_select_indices(index)
+                rows = [rows[i] for i in keep]
+                mask, positions, chosen = mask[index], positions[index], chosen[index]
+            mask = torch.cat([mask, mask.new_ones((len(rows), 1))], dim=-1)
+            out = self._forward(
+                input_ids=chosen[:, None],
+                attention_mask=mask,
+                position_ids=positions[:, None],
+                past_key_values=cache,
+            )
+            positions = positions + 1
+            logits = out.logits[:, -1, :].float()
+
+    @torch.inference_mode()
+    def score(self, prompt: Sequence[int], continuations: Sequence[Sequence[int]]) -> list[ContinuationScore]:
+        """Per-token log-probabilities of each continuation after ``prompt`` (one prefill)."""
+        cache, mask, last_logits = self._prefill([prompt])
+        width = max((len(c) for c in continuations), default=0)
+        first = torch.log_softmax(last_logits[0], dim=-1)
+        scores: list[list[float]] = [[first[c[0]].item()] if c else [] for c in continuations]
+        if width > 1:
+            k = len(continuations)
+            cache.batch_repeat_interleave(k)
+            ids = torch.full((k, width), self.pad_id, dtype=torch.long)
+            cont_mask = torch.zeros((k, width), dtype=torch.long)
+            for i, cont in enumerate(continuations):
+                ids[i, : len(cont)] = torch.tensor(cont, dtype=torch.long)
+                cont_mask[i, : len(cont)] = 1
+            ids, cont_mask = ids.to(self.device), cont_mask.to(self.device)
+            start = len(prompt)
+            out = self._forward(
+                input_ids=ids,
+                attention_mask=torch.cat([mask.repeat_interleave(k, 0), cont_mask], dim=-1),
+                position_ids=torch.arange(start, start + width, device=self.device).expand(k, -1),
+                past_key_values=cache,
+            )
+            logprobs = torch.log_softmax(out.logits.float(), dim=-1)
+            for i, cont in enumerate(continuations):
+                for j in range(1, len(cont)):
+                    scores[i].append(logprobs[i, j - 1, cont[j]].item())
+        return [
+            ContinuationScore(tuple(self.tokenizer.convert_ids_to_tokens(list(c))), tuple(s))
+            for c, s in zip(continuations, scores, strict=True)
+        ]

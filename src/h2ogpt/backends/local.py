@@ -1,0 +1,98 @@
+"""The local backend: a transformers causal LM on this machine (CPU or GPU)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from h2ogpt.backends.base import (
+    Completion,
+    ContinuationScore,
+    ModelInfo,
+    SamplingParams,
+    TextDelta,
+)
+from h2ogpt.backends.decoding import Decoder
+from h2ogpt.backends.loading import LoadedModel, load_model
+from h2ogpt.backends.model_source import ModelSource
+from h2ogpt.errors import RequestError
+from h2ogpt.settings import Settings
+
+
+def _eos_ids(loaded: LoadedModel) -> set[int]:
+    ids: set[int] = set()
+    configured = getattr(loaded.model.generation_config, "eos_token_id", None)
+    for value in configured if isinstance(configured, list) else [configured]:
+        if value is not None:
+            ids.add(int(value))
+    if loaded.tokenizer.eos_token_id is not None:
+        ids.add(int(loaded.tokenizer.eos_token_id))
+    return ids
+
+
+class LocalBackend:
+    """Batched generation with a model loaded by transformers."""
+
+    def __init__(self, loaded: LoadedModel, name: str, max_seq_len: int = 0) -> None:
+        self.model = loaded.model
+        self.tokenizer = loaded.tokenizer
+        self.decoder = Decoder(loaded.model, loaded.tokenizer, _eos_ids(loaded))
+        own_limit = getattr(loaded.model.config, "max_position_embeddings", 0) or 2048
+        context = min(max_seq_len, own_limit) if max_seq_len else own_limit
+        self.info = ModelInfo(name=name, context_length=context, device=loaded.device, dtype=loaded.dtype)
+
+    @classmethod
+    def from_settings(cls, source: ModelSource, settings: Settings) -> LocalBackend:
+        return cls(load_model(source, settings), source.display_name, settings.max_seq_len)
+
+    # --- tokens --------------------------------------------------------------------------
+    def encode(self, text: str) -> list[int]:
+        """Token ids of a prompt; a text that already starts with BOS gets no second one."""
+        bos = self.tokenizer.bos_token
+        add_special = not (bos and text.startswith(bos))
+        return self.tokenizer.encode(text, add_special_tokens=add_special)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def apply_chat_template(self, messages: Sequence[dict[str, str]]) -> str | None:
+        if not self.tokenizer.chat_template:
+            return None
+        return self.tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
+
+    def _prompt_ids(self, text: str, params: SamplingParams) -> list[int]:
+        ids = self.encode(text)
+        if not ids:
+            raise RequestError("the prompt is empty: give some text to continue")
+        if len(ids) + params.max_new_tokens > self.info.context_length:
+            raise RequestError(
+                f"the prompt has {len(ids)} tokens and max_new_tokens is {params.max_new_tokens}, "
+                f"more than the model's context of {self.info.context_length}; shorten the prompt "
+                "or lower max_new_tokens"
+            )
+        return ids
+
+    # --- batched primitives --------------------------------------------------------------
+    def stream(self, prompt: str, params: SamplingParams, n: int = 1) -> Iterator[TextDelta | Completion]:
+        if n < 1:
+            raise RequestError(f"n={n}: ask for at least one sample")
+        return self.decoder.stream([self._prompt_ids(prompt, params)], params, n)
+
+    def sample(self, prompt: str, params: SamplingParams, n: int = 1) -> list[Completion]:
+        done = [e for e in self.stream(prompt, params, n) if isinstance(e, Completion)]
+        return sorted(done, key=lambda c: c.index)
+
+    def continue_texts(self, texts: Sequence[str], params: SamplingParams) -> list[Completion]:
+        if not texts:
+            return []
+        prompts = [self._prompt_ids(t, params) for t in texts]
+        done = [e for e in self.decoder.stream(prompts, params, 1) if isinstance(e, Completion)]
+        return sorted(done, key=lambda c: c.index)
+
+    def score_continuations(self, prompt: str, continuations: Sequence[str]) -> list[ContinuationScore]:
+        prompt_ids = self.encode(prompt)
+        if not prompt_ids:
+            raise RequestError("the prompt is empty: scoring needs a prompt to condition on")
+        conts = [self.tokenizer.encode(c, add_special_tokens=False) for c in continuations]
+        if len(prompt_ids) + max((len(c) for c in conts), default=0) > self.info.context_length:
+            raise RequestError("prompt plus continuation is longer than the model's context")
+        return self.decoder.score(prompt_ids, conts)

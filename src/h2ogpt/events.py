@@ -1,0 +1,65 @@
+"""Typed events the pipeline yields; every face only renders these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from h2ogpt.backends.base import FinishReason, TokenLogprob
+
+
+@dataclass(frozen=True)
+class TokenDelta:
+    """New answer text for choice ``index``."""
+
+    text: str
+    index: int = 0
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True)
+class HistoryTrim:
+    """Oldest messages left out so the conversation fits the model's context."""
+
+    dropped_messages: int
+    dropped_tokens: int
+
+
+@dataclass(frozen=True)
+class Choice:
+    index: int
+    text: str
+    finish_reason: FinishReason
+    logprobs: list[TokenLogprob] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FinalAnswer:
+    choices: list[Choice]
+    usage: Usage
+    model: str
+    trim: HistoryTrim | None = None
+
+    @property
+    def text(self) -> str:
+        return self.choices[0].text
+
+
+@dataclass(frozen=True)
+class ErrorEvent:
+    """The answer could not be produced; ``kind`` tells whose fault it was."""
+
+    message: str
+    kind: Literal["bad_request", "internal"] = "bad_request"
+
+
+Event = TokenDelta | FinalAnswer | ErrorEvent

@@ -1,0 +1,81 @@
+"""The one request type for a single answer, shared by the UI, the CLI and the API.
+
+A field left as None takes its default from Settings.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from h2ogpt.backends.base import SamplingParams
+from h2ogpt.settings import Settings
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class AnswerRequest(BaseModel):
+    """Everything that shapes one answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    messages: list[ChatMessage] = Field(min_length=1, description="The conversation, oldest first.")
+    system_prompt: str | None = Field(None, description="'auto', '' (none) or the text; None: Settings.")
+    prompt_type: str | None = Field(None, description="Prompt format name; None: Settings.")
+    max_new_tokens: int | None = Field(None, ge=1)
+    temperature: float | None = Field(None, ge=0.0, le=5.0)
+    top_p: float | None = Field(None, gt=0.0, le=1.0)
+    top_k: int | None = Field(None, ge=0)
+    repetition_penalty: float | None = Field(None, gt=0.0)
+    presence_penalty: float = Field(0.0, ge=-2.0, le=2.0)
+    frequency_penalty: float = Field(0.0, ge=-2.0, le=2.0)
+    seed: int | None = None
+    max_time: float | None = Field(None, gt=0.0)
+    stop: list[str] = Field(default_factory=list, max_length=16)
+    n: int = Field(1, ge=1, le=64, description="Number of answers, sampled in one batch.")
+    top_logprobs: int = Field(0, ge=0, le=20)
+
+    @field_validator("messages")
+    @classmethod
+    def _has_a_turn(cls, messages: list[ChatMessage]) -> list[ChatMessage]:
+        if all(m.role == "system" for m in messages):
+            raise ValueError("needs at least one user or assistant message")
+        return messages
+
+    @field_validator("stop")
+    @classmethod
+    def _no_empty_stop(cls, stop: list[str]) -> list[str]:
+        if any(not s for s in stop):
+            raise ValueError("stop strings must not be empty")
+        return stop
+
+    @classmethod
+    def from_prompt(cls, prompt: str, **fields) -> AnswerRequest:
+        return cls(messages=[ChatMessage(role="user", content=prompt)], **fields)
+
+    def sampling_params(self, settings: Settings) -> SamplingParams:
+        """The sampling parameters, falling back to Settings for what the request leaves open."""
+
+        def pick(name: str):
+            value = getattr(self, name)
+            return getattr(settings, name) if value is None else value
+
+        return SamplingParams(
+            max_new_tokens=pick("max_new_tokens"),
+            temperature=pick("temperature"),
+            top_p=pick("top_p"),
+            top_k=pick("top_k"),
+            repetition_penalty=pick("repetition_penalty"),
+            presence_penalty=self.presence_penalty,
+            frequency_penalty=self.frequency_penalty,
+            seed=pick("seed"),
+            stop=tuple(self.stop),
+            max_time=pick("max_time"),
+            top_logprobs=self.top_logprobs,
+        )

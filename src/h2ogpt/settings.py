@@ -1,0 +1,88 @@
+"""Settings: every option of h2oGPT, declared once.
+
+CLI flags (``--name=value``), ``H2OGPT_<NAME>`` environment variables and the defaults
+of every face are all derived from the fields of :class:`Settings`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+def default_data_dir() -> Path:
+    """Where chats, collections and converted models live unless ``--data_dir`` says otherwise."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "h2ogpt"
+
+
+class Settings(BaseModel):
+    """All options. Field descriptions are the ``--help`` text."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    # --- model ---------------------------------------------------------------------------
+    base_model: str = Field(
+        "",
+        description="Model to chat with: a local HF model folder, a HF model id already in the "
+        "local cache, or a .gguf file. Empty: the embedded SmolLM2-135M-Instruct.",
+    )
+    inference_server: str = Field(
+        "",
+        description="Remote serving engine (vllm:/openai:/ollama:/tgi: URL). Empty: run the model locally.",
+    )
+    lora_weights: str = Field("", description="Folder of a peft LoRA adapter to apply to the base model.")
+    load_8bit: bool = Field(False, description="Load weights in 8-bit with bitsandbytes (CUDA GPU only).")
+    load_4bit: bool = Field(False, description="Load weights in 4-bit with bitsandbytes (CUDA GPU only).")
+    load_half: bool = Field(
+        False, description="Load weights in half precision (float16 on GPU, bfloat16 on CPU)."
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="Where the local model runs; auto picks a CUDA GPU when there is one."
+    )
+    max_seq_len: int = Field(
+        0, ge=0, description="Context length in tokens (prompt + answer). 0: the model's own limit."
+    )
+
+    # --- prompting -----------------------------------------------------------------------
+    prompt_type: str = Field(
+        "",
+        description="Prompt format when the model has no chat template (plain, chatml, llama2, "
+        "mistral, zephyr, human_bot). Empty: the model's chat template.",
+    )
+    system_prompt: str = Field(
+        "auto", description="System prompt. 'auto': the model's default; '' (empty): none."
+    )
+
+    # --- sampling defaults (a request may override each) --------------------------------
+    max_new_tokens: int = Field(256, ge=1, description="Most tokens generated for one answer.")
+    temperature: float = Field(0.0, ge=0.0, le=5.0, description="Sampling temperature; 0 = greedy.")
+    top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling: keep tokens up to this mass.")
+    top_k: int = Field(50, ge=0, description="Sample among the k most likely tokens; 0 = no limit.")
+    repetition_penalty: float = Field(
+        1.0, gt=0.0, description="Penalty > 1 discourages repeating tokens already in the text."
+    )
+    seed: int | None = Field(None, description="Random seed for sampling; None: a fresh seed each time.")
+    max_time: float = Field(
+        600.0, gt=0.0, description="Seconds after which generation stops and returns what it has."
+    )
+
+    # --- storage -------------------------------------------------------------------------
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Folder for converted models, saved chats and document collections.",
+    )
+
+    # --- faces ---------------------------------------------------------------------------
+    cli: bool = Field(False, description="Chat in the terminal instead of the browser UI.")
+    cli_loop: bool = Field(True, description="With --cli: keep chatting; False answers --prompt once.")
+    prompt: str = Field(
+        "", description="With --cli_loop=False: the question to answer (read from stdin when empty)."
+    )
+    gradio: bool = Field(True, description="Serve the browser UI (when not --cli).")
+    server_name: str = Field("127.0.0.1", description="Address the browser UI listens on.")
+    server_port: int = Field(7860, ge=1, le=65535, description="Port of the browser UI.")
+    verbose: bool = Field(False, description="Log debug details.")
