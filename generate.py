@@ -13,8 +13,8 @@ try:
 except ImportError:  # running from a checkout that was not pip-installed
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "src"))
 
-from h2ogpt.entry import run_entry  # noqa: E402
-from h2ogpt.settings import Settings  # noqa: E402
+from h2ogpt.entry import run_entry
+from h2ogpt.settings import Settings
 
 
 def start(settings: Settings) -> int:

@@ -63,7 +63,10 @@ class TerminalChat:
             self.err.write("\n[stopped]")
         self.out.write("\n")
         self.out.flush()
-        self.history += [ChatMessage(role="user", content=question), ChatMessage(role="assistant", content=text)]
+        self.history += [
+            ChatMessage(role="user", content=question),
+            ChatMessage(role="assistant", content=text),
+        ]
         return None
 
     def loop(self, stdin: TextIO) -> int:
@@ -98,7 +101,7 @@ def one_shot_prompt(settings: Settings, stdin: TextIO) -> str:
     if not prompt and not stdin.isatty():
         prompt = stdin.read().strip()
     if not prompt:
-        raise ConfigError("--cli_loop=False needs a question: pass --prompt=\"...\" or pipe it on stdin")
+        raise ConfigError('--cli_loop=False needs a question: pass --prompt="..." or pipe it on stdin')
     return prompt
 
 

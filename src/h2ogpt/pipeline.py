@@ -40,7 +40,9 @@ class Pipeline:
     def _answer(self, request: AnswerRequest) -> Iterator[Event]:
         params = request.sampling_params(self.settings)
         prompt_type = self.settings.prompt_type if request.prompt_type is None else request.prompt_type
-        system_prompt = self.settings.system_prompt if request.system_prompt is None else request.system_prompt
+        system_prompt = (
+            self.settings.system_prompt if request.system_prompt is None else request.system_prompt
+        )
         messages = with_system_prompt([m.model_dump() for m in request.messages], system_prompt)
         budget = self.backend.info.context_length - params.max_new_tokens
         rendered, trim = self.fit_context(messages, prompt_type, budget)

@@ -60,7 +60,11 @@ class PromptFormat:
     def render(self, messages: Sequence[Message]) -> RenderedPrompt:
         if self.system_join is not None:
             messages = fold_system(messages, self.system_join)
-        turns = (self.render_turn(m["role"], m["content"]) for m in messages if m["content"] or m["role"] != "system")
+        turns = (
+            self.render_turn(m["role"], m["content"])
+            for m in messages
+            if m["content"] or m["role"] != "system"
+        )
         return RenderedPrompt("".join(turns) + self.generation_prefix, self.stop)
 
 
@@ -100,7 +104,9 @@ PROMPT_FORMATS: dict[str, PromptFormat] = {
 def check_prompt_type(prompt_type: str) -> None:
     """Raise ConfigError naming the choices when ``prompt_type`` is unknown."""
     if prompt_type and prompt_type not in PROMPT_FORMATS:
-        raise ConfigError(f"--prompt_type={prompt_type}: unknown; choose one of {', '.join(PROMPT_FORMATS)} or ''")
+        raise ConfigError(
+            f"--prompt_type={prompt_type}: unknown; choose one of {', '.join(PROMPT_FORMATS)} or ''"
+        )
 
 
 def with_system_prompt(messages: Sequence[Message], system_prompt: str) -> list[Message]:

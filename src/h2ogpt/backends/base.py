@@ -101,9 +101,7 @@ class Backend(Protocol):
         """The model's own chat template applied to ``messages`` (generation prompt
         appended); None when the model has no template."""
 
-    def stream(
-        self, prompt: str, params: SamplingParams, n: int = 1
-    ) -> Iterator[TextDelta | Completion]:
+    def stream(self, prompt: str, params: SamplingParams, n: int = 1) -> Iterator[TextDelta | Completion]:
         """``n`` samples for one prompt in one batched call (prefill shared).
 
         Yields TextDelta events while generating and one Completion per sample when it
@@ -116,7 +114,5 @@ class Backend(Protocol):
     def continue_texts(self, texts: Sequence[str], params: SamplingParams) -> list[Completion]:
         """Continue each of many partial texts (up to a stop string), in one batch."""
 
-    def score_continuations(
-        self, prompt: str, continuations: Sequence[str]
-    ) -> list[ContinuationScore]:
+    def score_continuations(self, prompt: str, continuations: Sequence[str]) -> list[ContinuationScore]:
         """Log-probabilities of each continuation's tokens after ``prompt``."""

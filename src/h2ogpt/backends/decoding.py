@@ -158,7 +158,9 @@ class Decoder:
         seed = int.from_bytes(os.urandom(8), "little") >> 1 if seed is None else seed
         return torch.Generator(device=self.device).manual_seed(seed)
 
-    def _record_logprobs(self, rows: Sequence[_Row], raw: torch.Tensor, chosen: torch.Tensor, top: int) -> None:
+    def _record_logprobs(
+        self, rows: Sequence[_Row], raw: torch.Tensor, chosen: torch.Tensor, top: int
+    ) -> None:
         logprobs = torch.log_softmax(raw, dim=-1)
         picked = logprobs.gather(-1, chosen[:, None]).squeeze(-1).tolist()
         tops: list[tuple[tuple[str, float], ...]] = [()] * len(rows)

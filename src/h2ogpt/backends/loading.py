@@ -75,7 +75,11 @@ def converted_gguf_dir(source: ModelSource, data_dir: Path) -> Path:
         return target
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    log.info("Converting %s to transformers format (first start only, ~30 s); cached in %s", source.location, target)
+    log.info(
+        "Converting %s to transformers format (first start only, ~30 s); cached in %s",
+        source.location,
+        target,
+    )
     started = time.monotonic()
     folder, name = os.path.split(source.location)
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name, local_files_only=True)

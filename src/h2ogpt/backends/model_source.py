@@ -29,7 +29,9 @@ class ModelSource:
     def cache_key(self) -> str:
         """A folder name that changes whenever the GGUF file changes."""
         stat = os.stat(self.location)
-        digest = hashlib.sha256(f"{os.path.abspath(self.location)}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+        digest = hashlib.sha256(
+            f"{os.path.abspath(self.location)}|{stat.st_size}|{stat.st_mtime_ns}".encode()
+        )
         return f"{Path(self.location).stem}-{digest.hexdigest()[:12]}"
 
 

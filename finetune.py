@@ -1,0 +1,55 @@
+"""h2oGPT LoRA fine-tuning: ``python finetune.py --data_path=FILE --output_dir=DIR [--name=value ...]``.
+
+A thin entry over :mod:`h2ogpt.finetune` (``--help`` lists every flag). Use the adapter with
+``python generate.py --lora_weights=DIR``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+try:
+    import h2ogpt  # noqa: F401
+except ImportError:  # running from a checkout that was not pip-installed
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "src"))
+
+from h2ogpt.entry import EXIT_BAD_INPUT, configure_logging
+from h2ogpt.errors import H2OGPTError
+from h2ogpt.finetune import FinetuneSettings, finetune
+from h2ogpt.flags import build_settings, help_text
+
+PROGRAM = "finetune.py"
+
+
+def start(settings: FinetuneSettings) -> int:
+    """Train, then print a one-line summary."""
+    result = finetune(settings)
+    print(
+        f"Saved the LoRA adapter in {result.output_dir}: {result.steps} steps, loss "
+        f"{result.first_loss:.4f} -> {result.last_loss:.4f}, {result.trainable_params:,} trainable "
+        f"parameters. Use it with: python generate.py --lora_weights={result.output_dir}"
+    )
+    return 0
+
+
+def entrypoint_main(argv: list[str] | None = None) -> int:
+    """Same conventions as h2ogpt.entry.run_entry (which builds plain Settings only)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--help" in argv or "-h" in argv:
+        print(help_text(PROGRAM, model=FinetuneSettings))
+        return 0
+    try:
+        settings = build_settings(argv, model=FinetuneSettings)
+        configure_logging(settings.verbose)
+        return start(settings)
+    except H2OGPTError as exc:
+        print(f"{PROGRAM}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(entrypoint_main())

@@ -1,0 +1,64 @@
+"""The terminal chat, run as a user runs it: ``python generate.py --cli=True ...``.
+
+Every run happens under the network guard with HF_HUB_OFFLINE and friends unset, so
+these tests also prove that loading and generating make no outbound connection.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+from conftest import run_generate
+from h2ogpt.cli import TerminalChat
+
+NO_VIOLATIONS = "NETGUARD-VIOLATIONS: 0 []"
+
+
+def test_one_shot_answer_mentions_paris(data_dir, converted_model_dir):
+    result = run_generate(
+        "--cli=True", "--cli_loop=False", "--prompt=What is the capital of France?", data_dir=data_dir
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Paris" in result.stdout
+    assert NO_VIOLATIONS in result.stderr
+    assert "Loading SmolLM2-135M-Instruct" in result.stderr  # progress is visible while loading
+
+
+def test_one_shot_prompt_from_stdin(data_dir, converted_model_dir):
+    result = run_generate(
+        "--cli=True",
+        "--cli_loop=False",
+        "--max_new_tokens=16",
+        stdin="What is the capital of France?\n",
+        data_dir=data_dir,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Paris" in result.stdout
+
+
+def test_one_shot_without_a_question_is_a_clear_error(data_dir):
+    result = run_generate("--cli=True", "--cli_loop=False", data_dir=data_dir)
+    assert result.returncode == 2
+    assert "needs a question" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_chat_loop_keeps_history_resets_and_exits(data_dir, converted_model_dir):
+    session = "Hello there!\n/reset\nWhat is the capital of France?\n/exit\nnever read\n"
+    result = run_generate("--cli=True", "--max_new_tokens=24", stdin=session, data_dir=data_dir)
+    assert result.returncode == 0, result.stderr
+    answers = re.findall(r"Bot: (.*)", result.stdout)
+    assert len(answers) == 2 and "Paris" in answers[1]
+    assert "[history cleared]" in result.stderr
+    assert NO_VIOLATIONS in result.stderr
+
+
+def test_terminal_chat_history(pipeline):
+    out, err = io.StringIO(), io.StringIO()
+    chat = TerminalChat(pipeline, out=out, err=err)
+    assert chat.ask("My name is Ada. Please remember it.") is None
+    assert chat.ask("What is my name?") is None
+    assert [m.role for m in chat.history] == ["user", "assistant", "user", "assistant"]
+    assert "Ada" in chat.history[-1].content
+    chat.reset()
+    assert chat.history == []
