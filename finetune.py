@@ -14,10 +14,8 @@ try:
 except ImportError:  # running from a checkout that was not pip-installed
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "src"))
 
-from h2ogpt.entry import EXIT_BAD_INPUT, configure_logging
-from h2ogpt.errors import H2OGPTError
+from h2ogpt.entry import run_entry
 from h2ogpt.finetune import FinetuneSettings, finetune
-from h2ogpt.flags import build_settings, help_text
 
 PROGRAM = "finetune.py"
 
@@ -34,21 +32,7 @@ def start(settings: FinetuneSettings) -> int:
 
 
 def entrypoint_main(argv: list[str] | None = None) -> int:
-    """Same conventions as h2ogpt.entry.run_entry (which builds plain Settings only)."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if "--help" in argv or "-h" in argv:
-        print(help_text(PROGRAM, model=FinetuneSettings))
-        return 0
-    try:
-        settings = build_settings(argv, model=FinetuneSettings)
-        configure_logging(settings.verbose)
-        return start(settings)
-    except H2OGPTError as exc:
-        print(f"{PROGRAM}: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print(file=sys.stderr)
-        return 130
+    return run_entry(PROGRAM, argv, start, settings_class=FinetuneSettings)
 
 
 if __name__ == "__main__":

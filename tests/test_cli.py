@@ -11,6 +11,7 @@ import re
 
 from conftest import run_generate
 from h2ogpt.cli import TerminalChat
+from h2ogpt.pipeline import Pipeline
 
 NO_VIOLATIONS = "NETGUARD-VIOLATIONS: 0 []"
 
@@ -53,9 +54,11 @@ def test_chat_loop_keeps_history_resets_and_exits(data_dir, converted_model_dir)
     assert NO_VIOLATIONS in result.stderr
 
 
-def test_terminal_chat_history(pipeline):
+def test_terminal_chat_history(settings, backend):
     out, err = io.StringIO(), io.StringIO()
-    chat = TerminalChat(pipeline, out=out, err=err)
+    chat = TerminalChat(
+        Pipeline(settings.model_copy(update={"max_new_tokens": 24}), backend), out=out, err=err
+    )
     assert chat.ask("My name is Ada. Please remember it.") is None
     assert chat.ask("What is my name?") is None
     assert [m.role for m in chat.history] == ["user", "assistant", "user", "assistant"]

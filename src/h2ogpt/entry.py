@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 
 from h2ogpt.errors import H2OGPTError
@@ -25,18 +26,24 @@ def configure_logging(verbose: bool) -> None:
     )
     if not verbose:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # read when transformers is imported
+        warnings.filterwarnings("ignore", category=FutureWarning)  # library deprecation notices
         for noisy in ("huggingface_hub", "httpx", "urllib3"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
 
 
-def run_entry(program: str, argv: Sequence[str] | None, start: Callable[[Settings], int]) -> int:
-    """Parse flags into Settings and run ``start``; user errors become one line and exit 2."""
+def run_entry(
+    program: str,
+    argv: Sequence[str] | None,
+    start: Callable[[Settings], int],
+    settings_class: type[Settings] = Settings,
+) -> int:
+    """Parse flags into ``settings_class`` and run ``start``; user errors become one line, exit 2."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--help" in argv or "-h" in argv:
-        print(help_text(program))
+        print(help_text(program, model=settings_class))
         return 0
     try:
-        settings = build_settings(argv)
+        settings = build_settings(argv, model=settings_class)
         configure_logging(settings.verbose)
         return start(settings)
     except H2OGPTError as exc:

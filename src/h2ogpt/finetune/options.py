@@ -1,0 +1,32 @@
+"""The options of ``finetune.py``: all of Settings plus h2oGPT's fine-tuning flags."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from h2ogpt.settings import Settings
+
+
+class FinetuneSettings(Settings):
+    """Settings plus the fine-tuning options (h2oGPT's finetune.py names)."""
+
+    data_path: str = Field(
+        "",
+        description="Training data: a JSON list or JSONL file; each row is {'instruction', 'input' "
+        "(optional), 'output'} or {'messages': [{'role', 'content'}, ...]}.",
+    )
+    output_dir: str = Field("", description="Folder where the LoRA adapter (and tokenizer) is saved.")
+    lora_r: int = Field(8, ge=1, description="LoRA rank.")
+    lora_alpha: int = Field(16, ge=1, description="LoRA scaling alpha (the update is scaled by alpha/r).")
+    lora_dropout: float = Field(0.05, ge=0.0, lt=1.0, description="Dropout on the LoRA layers' input.")
+    lora_target_modules: str = Field(
+        "q_proj,k_proj,v_proj,o_proj", description="Comma-separated names of the modules that get LoRA."
+    )
+    num_epochs: int = Field(1, ge=1, description="Passes over the training data (unless --max_steps).")
+    max_steps: int = Field(0, ge=0, description="Optimizer steps to train; 0: use --num_epochs.")
+    micro_batch_size: int = Field(4, ge=1, description="Examples per optimizer step.")
+    learning_rate: float = Field(3e-4, gt=0.0, description="AdamW learning rate.")
+    cutoff_len: int = Field(512, ge=2, description="Longest example in tokens; longer ones are truncated.")
+    train_on_inputs: bool = Field(
+        False, description="Also train on the prompt tokens; False: loss only on the answer tokens."
+    )
