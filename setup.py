@@ -20,8 +20,9 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
-    package_dir={"": "src"},
-    packages=find_packages("src"),
+    # the core lives in src/; the faces (openai_server/, generate.py, finetune.py) at the top
+    package_dir={"": ".", "h2ogpt": "src/h2ogpt"},
+    packages=[*find_packages("src"), *find_packages(include=["openai_server", "openai_server.*"])],
     py_modules=["generate", "finetune"],
     install_requires=requirements("requirements.txt"),
     extras_require={
@@ -32,6 +33,7 @@ setup(
         "console_scripts": [
             "h2ogpt_generate=generate:entrypoint_main",
             "h2ogpt_finetune=finetune:entrypoint_main",
+            "h2ogpt_server=openai_server.server:entrypoint_main",
         ]
     },
 )

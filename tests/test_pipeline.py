@@ -41,7 +41,7 @@ def _prompt_for(pipeline, system_prompt):
     from h2ogpt.prompting import with_system_prompt
 
     messages = with_system_prompt([m.model_dump() for m in request.messages], system_prompt)
-    return pipeline.fit_context(messages, "", 10_000)[0].text
+    return pipeline.fit_context(messages, "", 10_000)[1].text
 
 
 def test_system_prompt_auto_custom_and_none(pipeline):
@@ -107,8 +107,22 @@ def test_unknown_prompt_type_is_a_bad_request(pipeline):
     "fields",
     [{"messages": []}, {"messages": [{"role": "system", "content": "x"}]}, {"messages": [{"role": "user", "content": "x"}], "bogus": 1},
      {"messages": [{"role": "robot", "content": "x"}]}, {"messages": [{"role": "user", "content": "x"}], "temperature": -1},
-     {"messages": [{"role": "user", "content": "x"}], "stop": [""]}],
+     {"messages": [{"role": "user", "content": "x"}], "stop": [""]},
+     {"messages": [{"role": "user", "content": "x"}], "prompt": "y"}, {}],
 )  # fmt: skip
 def test_bad_requests_are_rejected(fields):
     with pytest.raises(ValidationError):
         AnswerRequest.model_validate(fields)
+
+
+def test_raw_prompt_is_continued_without_a_chat_template(pipeline):
+    _, final = collect(pipeline, AnswerRequest(prompt="The capital of France is", max_new_tokens=4))
+    assert isinstance(final, FinalAnswer) and "Paris" in final.text
+    assert final.usage.prompt_tokens == pipeline.backend.count_tokens("The capital of France is")
+
+
+def test_max_time_setting_caps_requests(settings):
+    capped = settings.model_copy(update={"max_time": 2.0})
+    assert AnswerRequest.from_prompt("x", max_time=100).sampling_params(capped).max_time == 2.0
+    assert AnswerRequest.from_prompt("x", max_time=1).sampling_params(capped).max_time == 1
+    assert AnswerRequest.from_prompt("x").sampling_params(capped).max_time == 2.0

@@ -17,3 +17,7 @@ class ModelNotFoundError(H2OGPTError):
 
 class RequestError(H2OGPTError):
     """A request that cannot be answered as given (too long, bad field)."""
+
+
+class UpstreamError(H2OGPTError):
+    """A remote inference server failed or could not be reached."""

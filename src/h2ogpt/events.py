@@ -56,10 +56,11 @@ class FinalAnswer:
 
 @dataclass(frozen=True)
 class ErrorEvent:
-    """The answer could not be produced; ``kind`` tells whose fault it was."""
+    """The answer could not be produced; ``kind`` tells whose fault it was: the request's,
+    a remote inference server's, or ours."""
 
     message: str
-    kind: Literal["bad_request", "internal"] = "bad_request"
+    kind: Literal["bad_request", "upstream", "internal"] = "bad_request"
 
 
 Event = TokenDelta | FinalAnswer | ErrorEvent

@@ -7,13 +7,15 @@ import logging
 from collections.abc import Iterator, Sequence
 
 from h2ogpt.backends.base import Backend, Completion
-from h2ogpt.errors import H2OGPTError, RequestError
+from h2ogpt.errors import H2OGPTError, RequestError, UpstreamError
 from h2ogpt.events import Choice, ErrorEvent, Event, FinalAnswer, HistoryTrim, TokenDelta, Usage
 from h2ogpt.prompting import Message, RenderedPrompt, check_prompt_type, render_prompt, with_system_prompt
 from h2ogpt.request import AnswerRequest
 from h2ogpt.settings import Settings
 
 log = logging.getLogger(__name__)
+
+MESSAGE_OVERHEAD_TOKENS = 4  # role markers a chat template adds around each message
 
 
 class Pipeline:
@@ -31,6 +33,8 @@ class Pipeline:
         """
         try:
             yield from self._answer(request)
+        except UpstreamError as exc:
+            yield ErrorEvent(str(exc), "upstream")
         except H2OGPTError as exc:
             yield ErrorEvent(str(exc), "bad_request")
         except Exception as exc:  # a bug of ours: report it, keep the face alive
@@ -43,12 +47,19 @@ class Pipeline:
         system_prompt = (
             self.settings.system_prompt if request.system_prompt is None else request.system_prompt
         )
-        messages = with_system_prompt([m.model_dump() for m in request.messages], system_prompt)
-        budget = self.backend.info.context_length - params.max_new_tokens
-        rendered, trim = self.fit_context(messages, prompt_type, budget)
-        params = dataclasses.replace(params, stop=tuple(dict.fromkeys(params.stop + rendered.stop)))
+        if request.prompt is not None:  # raw text: no chat template, no history to trim
+            kept, rendered, trim = [], RenderedPrompt(request.prompt), None
+        else:
+            messages = with_system_prompt([m.model_dump() for m in request.messages], system_prompt)
+            budget = self.backend.info.context_length - params.max_new_tokens
+            kept, rendered, trim = self.fit_context(messages, prompt_type, budget)
+        if rendered is None:  # the backend's server renders the chat
+            events = self.backend.stream_chat(kept, params, request.n)
+        else:
+            params = dataclasses.replace(params, stop=tuple(dict.fromkeys(params.stop + rendered.stop)))
+            events = self.backend.stream(rendered.text, params, request.n)
         completions: list[Completion] = []
-        for event in self.backend.stream(rendered.text, params, request.n):
+        for event in events:
             if isinstance(event, Completion):
                 completions.append(event)
             else:
@@ -61,22 +72,34 @@ class Pipeline:
             trim=trim,
         )
 
+    def _measure(self, messages: list[Message], prompt_type: str) -> tuple[RenderedPrompt | None, int]:
+        """The rendered prompt (None for chat-native backends) and its size in tokens."""
+        if self.backend.info.chat_native:
+            return None, sum(
+                self.backend.count_tokens(m["content"]) + MESSAGE_OVERHEAD_TOKENS for m in messages
+            )
+        rendered = render_prompt(self.backend, messages, prompt_type)
+        return rendered, self.backend.count_tokens(rendered.text)
+
     def fit_context(
         self, messages: Sequence[Message], prompt_type: str, budget: int
-    ) -> tuple[RenderedPrompt, HistoryTrim | None]:
-        """Render the chat, leaving out the oldest turns until it fits ``budget`` tokens."""
+    ) -> tuple[list[Message], RenderedPrompt | None, HistoryTrim | None]:
+        """Leave out the oldest turns until the chat fits ``budget`` tokens.
+
+        Returns the kept messages, their rendered prompt (None when the backend renders
+        chats itself) and what was left out.
+        """
         messages = list(messages)
         system = messages[:1] if messages and messages[0]["role"] == "system" else []
         turns = messages[len(system) :]
-        full = render_prompt(self.backend, messages, prompt_type)
-        full_tokens = self.backend.count_tokens(full.text)
-        rendered, tokens, dropped = full, full_tokens, 0
+        rendered, full_tokens = self._measure(messages, prompt_type)
+        kept, tokens, dropped = messages, full_tokens, 0
         while tokens > budget and dropped < len(turns) - 1:
             dropped += 1
             while dropped < len(turns) - 1 and turns[dropped]["role"] != "user":
                 dropped += 1  # never start the kept history with an assistant turn
-            rendered = render_prompt(self.backend, system + turns[dropped:], prompt_type)
-            tokens = self.backend.count_tokens(rendered.text)
+            kept = system + turns[dropped:]
+            rendered, tokens = self._measure(kept, prompt_type)
         if tokens > budget:
             raise RequestError(
                 f"the last message needs {tokens} prompt tokens but only {max(budget, 0)} fit "
@@ -84,6 +107,6 @@ class Pipeline:
                 "or lower max_new_tokens"
             )
         if not dropped:
-            return rendered, None
+            return kept, rendered, None
         log.info("History trimmed: left out %d oldest messages to fit the context", dropped)
-        return rendered, HistoryTrim(dropped_messages=dropped, dropped_tokens=full_tokens - tokens)
+        return kept, rendered, HistoryTrim(dropped_messages=dropped, dropped_tokens=full_tokens - tokens)

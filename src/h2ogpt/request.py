@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from h2ogpt.backends.base import SamplingParams
 from h2ogpt.settings import Settings
@@ -25,7 +25,10 @@ class AnswerRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    messages: list[ChatMessage] = Field(min_length=1, description="The conversation, oldest first.")
+    messages: list[ChatMessage] = Field(default_factory=list, description="The conversation, oldest first.")
+    prompt: str | None = Field(
+        None, description="Raw text to continue instead of a conversation (no chat template is applied)."
+    )
     system_prompt: str | None = Field(None, description="'auto', '' (none) or the text; None: Settings.")
     prompt_type: str | None = Field(None, description="Prompt format name; None: Settings.")
     max_new_tokens: int | None = Field(None, ge=1)
@@ -41,12 +44,14 @@ class AnswerRequest(BaseModel):
     n: int = Field(1, ge=1, le=64, description="Number of answers, sampled in one batch.")
     top_logprobs: int = Field(0, ge=0, le=20)
 
-    @field_validator("messages")
-    @classmethod
-    def _has_a_turn(cls, messages: list[ChatMessage]) -> list[ChatMessage]:
-        if all(m.role == "system" for m in messages):
-            raise ValueError("needs at least one user or assistant message")
-        return messages
+    @model_validator(mode="after")
+    def _messages_or_prompt(self) -> AnswerRequest:
+        if self.prompt is not None:
+            if self.messages:
+                raise ValueError("give either messages or prompt, not both")
+        elif all(m.role == "system" for m in self.messages):
+            raise ValueError("messages needs at least one user or assistant message")
+        return self
 
     @field_validator("stop")
     @classmethod
@@ -76,6 +81,7 @@ class AnswerRequest(BaseModel):
             frequency_penalty=self.frequency_penalty,
             seed=pick("seed"),
             stop=tuple(self.stop),
-            max_time=pick("max_time"),
+            # --max_time is the operator's ceiling: a request may ask for less, never more
+            max_time=min(self.max_time or settings.max_time, settings.max_time),
             top_logprobs=self.top_logprobs,
         )

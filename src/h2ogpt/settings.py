@@ -70,6 +70,13 @@ class Settings(BaseModel):
         600.0, gt=0.0, description="Seconds after which generation stops and returns what it has."
     )
 
+    # --- embeddings ------------------------------------------------------------------------
+    hf_embedding_model: str = Field(
+        "",
+        description="Local sentence-transformers model folder for embeddings. Empty: the embedded "
+        "all-MiniLM-L6-v2.",
+    )
+
     # --- storage -------------------------------------------------------------------------
     data_dir: Path = Field(
         default_factory=default_data_dir,
@@ -85,4 +92,19 @@ class Settings(BaseModel):
     gradio: bool = Field(True, description="Serve the browser UI (when not --cli).")
     server_name: str = Field("127.0.0.1", description="Address the browser UI listens on.")
     server_port: int = Field(7860, ge=1, le=65535, description="Port of the browser UI.")
+    openai_server: bool = Field(
+        False, description="Also serve the OpenAI-compatible API (python generate.py --openai_server=True)."
+    )
+    openai_port: int = Field(5000, ge=1, le=65535, description="Port of the OpenAI-compatible API.")
+    api_keys: str = Field(
+        "",
+        description="API keys the OpenAI-compatible API accepts as 'Authorization: Bearer KEY': "
+        "comma-separated, or the path of a file with one key per line. Empty: no key needed.",
+    )
+    max_queue: int = Field(
+        64, ge=1, description="Requests the API holds at once (running or waiting); more get 429."
+    )
+    max_batch_rows: int = Field(
+        32, ge=1, description="Most sequences the local model decodes together when requests are merged."
+    )
     verbose: bool = Field(False, description="Log debug details.")

@@ -86,6 +86,17 @@ class ModelInfo:
     context_length: int
     device: str
     dtype: str
+    chat_native: bool = False  # True: the backend takes chat messages (a remote chat endpoint)
+
+
+@runtime_checkable
+class ChatBackend(Protocol):
+    """A backend whose server renders chats itself (``info.chat_native``): it takes messages."""
+
+    def stream_chat(
+        self, messages: Sequence[dict[str, str]], params: SamplingParams, n: int = 1
+    ) -> Iterator[TextDelta | Completion]:
+        """Like ``Backend.stream``, for a conversation instead of a prompt text."""
 
 
 @runtime_checkable

@@ -1,0 +1,1 @@
+"""The OpenAI-compatible HTTP API: a face over the h2oGPT core."""
