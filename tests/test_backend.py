@@ -142,7 +142,7 @@ def test_penalties_shape_logits():
     from h2ogpt.backends.decoding import _Row
 
     logits = torch.tensor([[2.0, -2.0, 1.0, 0.5]])
-    row = _Row(index=0, prompt_ids=[0, 1], tokens=[2, 2])
+    row = _Row(index=0, prompt_ids=[0, 1], params=SamplingParams(), tokens=[2, 2])
     shaped = LogitsShaper(SamplingParams(repetition_penalty=2.0)).penalize(logits.clone(), [row])
     assert shaped.tolist() == [[1.0, -4.0, 0.5, 0.5]]
     shaped = LogitsShaper(SamplingParams(presence_penalty=0.5, frequency_penalty=0.25)).penalize(

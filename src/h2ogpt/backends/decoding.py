@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -26,12 +26,27 @@ from h2ogpt.backends.base import (
 )
 
 
+@dataclass(frozen=True)
+class DecodeJob:
+    """One prompt, how many samples of it, and their own limits.
+
+    Of ``params``, the stop strings, ``max_new_tokens``, ``max_time`` and
+    ``top_logprobs`` apply to this job's rows alone; the token-choosing rules come from
+    the batch (see ``Decoder.stream_jobs``).
+    """
+
+    prompt_ids: Sequence[int]
+    n: int
+    params: SamplingParams
+
+
 @dataclass
 class _Row:
     """One sample being generated."""
 
     index: int
     prompt_ids: list[int]
+    params: SamplingParams
     tokens: list[int] = field(default_factory=list)
     text: str = ""
     emitted: int = 0
@@ -158,9 +173,8 @@ class Decoder:
         seed = int.from_bytes(os.urandom(8), "little") >> 1 if seed is None else seed
         return torch.Generator(device=self.device).manual_seed(seed)
 
-    def _record_logprobs(
-        self, rows: Sequence[_Row], raw: torch.Tensor, chosen: torch.Tensor, top: int
-    ) -> None:
+    def _record_logprobs(self, rows: Sequence[_Row], raw: torch.Tensor, chosen: torch.Tensor) -> None:
+        top = max(row.params.top_logprobs for row in rows)
         logprobs = torch.log_softmax(raw, dim=-1)
         picked = logprobs.gather(-1, chosen[:, None]).squeeze(-1).tolist()
         tops: list[tuple[tuple[str, float], ...]] = [()] * len(rows)
@@ -172,10 +186,11 @@ class Decoder:
             ]
         tokens = self.tokenizer.convert_ids_to_tokens(chosen.tolist())
         for row, tok, lp, tp in zip(rows, tokens, picked, tops, strict=True):
-            row.logprobs.append(TokenLogprob(tok, lp, tp))
+            row.logprobs.append(TokenLogprob(tok, lp, tp[: row.params.top_logprobs]))
 
-    def _advance(self, row: _Row, token: int, params: SamplingParams) -> str:
+    def _advance(self, row: _Row, token: int) -> str:
         """Add a token to a row; returns the text now safe to emit and sets finish_reason."""
+        params = row.params
         row.generated += 1
         if token in self.eos_token_ids:
             row.finish_reason = "stop"
@@ -203,28 +218,56 @@ class Decoder:
             logprobs=row.logprobs,
         )
 
-    @torch.inference_mode()
     def stream(
         self, prompts: Sequence[Sequence[int]], params: SamplingParams, n: int = 1
     ) -> Iterator[TextDelta | Completion]:
         """Generate ``n`` samples for each prompt; sample ``k`` of prompt ``i`` has index ``i*n+k``."""
+        return self.stream_jobs([DecodeJob(p, n, params) for p in prompts], params)
+
+    @torch.inference_mode()
+    def stream_jobs(
+        self,
+        jobs: Sequence[DecodeJob],
+        shaping: SamplingParams,
+        cancelled: Callable[[int], bool] | None = None,
+    ) -> Iterator[TextDelta | Completion]:
+        """Decode every job's samples in one batch, rows numbered job by job.
+
+        ``shaping`` gives the token-choosing rules shared by the batch (temperature,
+        top-p/k, penalties, seed). A row for which ``cancelled(index)`` turns true leaves
+        the batch without any further event.
+        """
         started = time.monotonic()
-        rng = self._rng(params.seed)
-        shaper = LogitsShaper(params)
-        cache, mask, logits = self._prefill(prompts)
-        if n > 1:
-            cache.batch_repeat_interleave(n)
-            mask, logits = mask.repeat_interleave(n, 0), logits.repeat_interleave(n, 0)
-        rows = [_Row(index=i, prompt_ids=list(prompts[i // n])) for i in range(len(prompts) * n)]
+        rng = self._rng(shaping.seed)
+        shaper = LogitsShaper(shaping)
+        cache, mask, logits = self._prefill([job.prompt_ids for job in jobs])
+        if any(job.n != 1 for job in jobs):  # repeat each prompt's cache rows n times: one prefill
+            counts = torch.tensor([job.n for job in jobs], device=self.device)
+            expand = torch.repeat_interleave(torch.arange(len(jobs), device=self.device), counts)
+            cache.batch_select_indices(expand)
+            mask, logits = mask[expand], logits[expand]
+        rows = [
+            _Row(index=0, prompt_ids=list(job.prompt_ids), params=job.params)
+            for job in jobs
+            for _ in range(job.n)
+        ]
+        for index, row in enumerate(rows):
+            row.index = index
         positions = mask.sum(-1)
         while True:
             chosen = shaper.choose(shaper.penalize(logits.clone(), rows), rng)
-            self._record_logprobs(rows, logits, chosen, params.top_logprobs)
-            out_of_time = params.max_time is not None and time.monotonic() - started > params.max_time
+            self._record_logprobs(rows, logits, chosen)
+            elapsed = time.monotonic() - started
             keep: list[int] = []
             for i, (row, token) in enumerate(zip(rows, chosen.tolist(), strict=True)):
-                delta = self._advance(row, token, params)
-                if not row.finish_reason and out_of_time:
+                if cancelled is not None and cancelled(row.index):
+                    continue
+                delta = self._advance(row, token)
+                if (
+                    not row.finish_reason
+                    and row.params.max_time is not None
+                    and elapsed > row.params.max_time
+                ):
                     row.finish_reason = "time"
                     delta += row.text[row.emitted :]
                     row.emitted = len(row.text)

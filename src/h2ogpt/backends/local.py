@@ -59,7 +59,10 @@ class LocalBackend:
             return None
         return self.tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
 
-    def _prompt_ids(self, text: str, params: SamplingParams) -> list[int]:
+    def prompt_ids(self, text: str, params: SamplingParams, n: int = 1) -> list[int]:
+        """Token ids of a prompt, or RequestError when it cannot be answered as asked."""
+        if n < 1:
+            raise RequestError(f"n={n}: ask for at least one sample")
         ids = self.encode(text)
         if not ids:
             raise RequestError("the prompt is empty: give some text to continue")
@@ -73,9 +76,7 @@ class LocalBackend:
 
     # --- batched primitives --------------------------------------------------------------
     def stream(self, prompt: str, params: SamplingParams, n: int = 1) -> Iterator[TextDelta | Completion]:
-        if n < 1:
-            raise RequestError(f"n={n}: ask for at least one sample")
-        return self.decoder.stream([self._prompt_ids(prompt, params)], params, n)
+        return self.decoder.stream([self.prompt_ids(prompt, params, n)], params, n)
 
     def sample(self, prompt: str, params: SamplingParams, n: int = 1) -> list[Completion]:
         done = [e for e in self.stream(prompt, params, n) if isinstance(e, Completion)]
@@ -84,7 +85,7 @@ class LocalBackend:
     def continue_texts(self, texts: Sequence[str], params: SamplingParams) -> list[Completion]:
         if not texts:
             return []
-        prompts = [self._prompt_ids(t, params) for t in texts]
+        prompts = [self.prompt_ids(t, params) for t in texts]
         done = [e for e in self.decoder.stream(prompts, params, 1) if isinstance(e, Completion)]
         return sorted(done, key=lambda c: c.index)
 

@@ -1,0 +1,212 @@
+"""Serve many threads with one local model: concurrent calls are decoded together.
+
+One worker thread owns the model. Calls queue up as jobs; each time the worker is free
+it takes the oldest job and every waiting job whose token-choosing rules match
+(temperature, top-p/k, penalties) and decodes them all in one batch, up to
+``max_batch_rows`` sequences. Stop strings, lengths and time limits stay per job. A
+sampled job with a seed runs alone, so the seed reproduces its samples exactly.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import logging
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from h2ogpt.backends.base import Completion, ContinuationScore, SamplingParams, TextDelta
+from h2ogpt.backends.decoding import DecodeJob
+from h2ogpt.backends.local import LocalBackend
+
+log = logging.getLogger(__name__)
+
+_DONE = object()
+_unique = itertools.count()
+
+
+def shaping_key(params: SamplingParams) -> tuple:
+    """Jobs with equal keys can share a batch: they choose tokens by the same rules."""
+    if params.greedy:
+        return ("greedy", params.repetition_penalty, params.presence_penalty, params.frequency_penalty)
+    seed_part = ("seeded", next(_unique)) if params.seed is not None else ("random",)
+    return (
+        params.temperature,
+        params.top_p,
+        params.top_k,
+        params.repetition_penalty,
+        params.presence_penalty,
+        params.frequency_penalty,
+        *seed_part,
+    )
+
+
+@dataclass(eq=False)
+class _Job:
+    """Work queued by one caller: prompts to decode, or a function to run on the model."""
+
+    decode: list[DecodeJob]
+    params: SamplingParams
+    call: Callable[[], Any] | None = None
+    key: tuple = ()
+    events: queue.Queue = field(default_factory=queue.Queue)
+    cancelled: bool = False
+
+    @property
+    def rows(self) -> int:
+        return sum(d.n for d in self.decode)
+
+
+class BatchingBackend:
+    """A LocalBackend shared by threads; see the module docstring."""
+
+    def __init__(self, local: LocalBackend, max_batch_rows: int = 32) -> None:
+        self.local = local
+        self.info = local.info
+        self.max_batch_rows = max_batch_rows
+        self.batches_run = 0
+        self._pending: deque[_Job] = deque()
+        self._wakeup = threading.Condition()
+        self._worker: threading.Thread | None = None
+        self._closed = False
+
+    # --- what needs no model time --------------------------------------------------------
+    @property
+    def model(self):
+        return self.local.model
+
+    @property
+    def tokenizer(self):
+        return self.local.tokenizer
+
+    def count_tokens(self, text: str) -> int:
+        return self.local.count_tokens(text)
+
+    def apply_chat_template(self, messages: Sequence[dict[str, str]]) -> str | None:
+        return self.local.apply_chat_template(messages)
+
+    # --- batched primitives --------------------------------------------------------------
+    def stream(self, prompt: str, params: SamplingParams, n: int = 1) -> Iterator[TextDelta | Completion]:
+        ids = self.local.prompt_ids(prompt, params, n)  # a bad request fails here, in the caller
+        return self._run_job(_Job([DecodeJob(ids, n, params)], params, key=shaping_key(params)))
+
+    def sample(self, prompt: str, params: SamplingParams, n: int = 1) -> list[Completion]:
+        return _completions(self.stream(prompt, params, n))
+
+    def continue_texts(self, texts: Sequence[str], params: SamplingParams) -> list[Completion]:
+        if not texts:
+            return []
+        decode = [DecodeJob(self.local.prompt_ids(t, params), 1, params) for t in texts]
+        return _completions(self._run_job(_Job(decode, params, key=shaping_key(params))))
+
+    def score_continuations(self, prompt: str, continuations: Sequence[str]) -> list[ContinuationScore]:
+        job = _Job([], SamplingParams(), call=lambda: self.local.score_continuations(prompt, continuations))
+        (result,) = list(self._run_job(job))
+        return result
+
+    # --- the queue -----------------------------------------------------------------------
+    def _run_job(self, job: _Job) -> Iterator[Any]:
+        """Queue ``job`` when first iterated; yield its events; closing cancels it."""
+        self._submit(job)
+        try:
+            while True:
+                item = job.events.get()
+                if item is _DONE:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            job.cancelled = True
+            with self._wakeup:
+                if job in self._pending:
+                    self._pending.remove(job)
+
+    def _submit(self, job: _Job) -> None:
+        with self._wakeup:
+            if self._closed:
+                raise RuntimeError("the model worker has been shut down")
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._serve, name="h2ogpt-model", daemon=True)
+                self._worker.start()
+                # torch aborts the process if a thread that ran it is still alive at exit
+                atexit.register(self.close)
+            self._pending.append(job)
+            self._wakeup.notify()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the worker after the batch it is running; waiting jobs are cancelled."""
+        with self._wakeup:
+            self._closed = True
+            for job in self._pending:
+                job.events.put(RuntimeError("the model worker has been shut down"))
+            self._pending.clear()
+            self._wakeup.notify_all()
+        if self._worker is not None and self._worker is not threading.current_thread():
+            self._worker.join(timeout)
+
+    def _next_batch(self) -> list[_Job]:
+        """The oldest job and every waiting job that can join it (called with the lock held)."""
+        first = self._pending.popleft()
+        if first.call is not None:
+            return [first]
+        batch, rows = [first], first.rows
+        for job in list(self._pending):
+            if job.call is None and job.key == first.key and rows + job.rows <= self.max_batch_rows:
+                batch.append(job)
+                rows += job.rows
+                self._pending.remove(job)
+        return batch
+
+    def _serve(self) -> None:
+        while True:
+            with self._wakeup:
+                while not self._pending and not self._closed:
+                    self._wakeup.wait()
+                if self._closed:
+                    return
+                batch = self._next_batch()
+            try:
+                if batch[0].call is not None:
+                    batch[0].events.put(batch[0].call())
+                    batch[0].events.put(_DONE)
+                else:
+                    self._decode(batch)
+            except Exception as exc:  # deliver the failure to every caller in the batch
+                for job in batch:
+                    job.events.put(exc)
+
+    def _decode(self, batch: list[_Job]) -> None:
+        """Decode a batch of jobs in one call, routing each row's events to its job."""
+        owners: list[tuple[_Job, int]] = []  # global row -> (job, the job's own row index)
+        for job in batch:
+            owners += [(job, local) for local in range(job.rows)]
+        remaining = {id(job): job.rows for job in batch}
+        self.batches_run += 1
+        if len(batch) > 1:
+            log.debug("Decoding %d requests (%d rows) in one batch", len(batch), len(owners))
+        decode = [d for job in batch for d in job.decode]
+        events = self.local.decoder.stream_jobs(
+            decode, batch[0].params, cancelled=lambda i: self._closed or owners[i][0].cancelled
+        )
+        for event in events:
+            job, local = owners[event.index]
+            if isinstance(event, TextDelta):
+                job.events.put(TextDelta(local, event.text))
+                continue
+            event.index = local
+            job.events.put(event)
+            remaining[id(job)] -= 1
+            if not remaining[id(job)]:
+                job.events.put(_DONE)
+        for job in batch:  # cancelled jobs left the batch without completions
+            if remaining[id(job)] and (job.cancelled or self._closed):
+                job.events.put(_DONE)
+
+
+def _completions(events: Iterator[TextDelta | Completion]) -> list[Completion]:
+    return sorted((e for e in events if isinstance(e, Completion)), key=lambda c: c.index)

@@ -1,0 +1,116 @@
+"""Concurrent calls on the local model are merged into shared batches, correctly."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from h2ogpt.backends.base import Completion, SamplingParams, TextDelta
+from h2ogpt.backends.batching import BatchingBackend
+
+QUESTIONS = ["What is 2+2?", "Name a primary colour.", "What is the capital of Italy?"]
+
+
+@pytest.fixture(scope="module")
+def prompts(backend) -> list[str]:
+    return [backend.apply_chat_template([{"role": "user", "content": q}]) for q in QUESTIONS]
+
+
+def busy(backend: BatchingBackend, prompt: str):
+    """Occupy the model worker with a long job; returns the open stream once it runs."""
+    stream = backend.stream(prompt, SamplingParams(max_new_tokens=60, stop=("\x00",)))
+    next(stream)
+    return stream
+
+
+def run_concurrently(backend, calls):
+    """Start ``calls`` while the worker is busy, so they all queue and can be merged."""
+    blocker = busy(backend, "<|im_start|>user\nTell me a long story.<|im_end|>\n<|im_start|>assistant\n")
+    before = backend.batches_run
+    with ThreadPoolExecutor(len(calls)) as pool:
+        futures = [pool.submit(call) for call in calls]
+        while len(backend._pending) < len(calls):  # all queued behind the busy worker
+            threading.Event().wait(0.01)
+        for _ in blocker:
+            pass
+        results = [f.result(timeout=120) for f in futures]
+    return results, backend.batches_run - before  # the blocker was counted before
+
+
+def test_concurrent_greedy_calls_share_one_batch_and_match_solo_answers(backend, prompts):
+    solo = [backend.sample(p, SamplingParams(max_new_tokens=12))[0].text for p in prompts]
+    calls = [lambda p=p: backend.sample(p, SamplingParams(max_new_tokens=12)) for p in prompts]
+    results, batches = run_concurrently(backend, calls)
+    assert batches == 1
+    assert [r[0].text for r in results] == solo
+
+
+def test_each_job_keeps_its_own_stop_and_length(backend, prompts):
+    limits = [
+        SamplingParams(max_new_tokens=3),
+        SamplingParams(max_new_tokens=20, stop=(" ",)),
+        SamplingParams(max_new_tokens=8),
+    ]
+    calls = [lambda p=p, lim=lim: backend.sample(p, lim) for p, lim in zip(prompts, limits, strict=True)]
+    results, batches = run_concurrently(backend, calls)
+    assert batches == 1
+    first, second, third = (r[0] for r in results)
+    assert first.completion_tokens == 3 and first.finish_reason == "length"
+    assert second.finish_reason == "stop" and " " not in second.text
+    assert third.completion_tokens <= 8
+
+
+def test_n_samples_per_job_are_routed_back_with_local_indices(backend, prompts):
+    params = SamplingParams(max_new_tokens=6, temperature=1.0)
+    calls = [lambda p=p, n=n: backend.sample(p, params, n=n) for p, n in zip(prompts, (1, 3, 2), strict=True)]
+    results, batches = run_concurrently(backend, calls)
+    assert batches == 1
+    assert [[c.index for c in r] for r in results] == [[0], [0, 1, 2], [0, 1]]
+
+
+def test_seeded_sampling_runs_alone_and_reproduces(backend, prompts):
+    params = SamplingParams(max_new_tokens=10, temperature=1.0, seed=42)
+    alone = backend.sample(prompts[0], params, n=2)
+    calls = [lambda: backend.sample(prompts[0], params, n=2), lambda: backend.sample(prompts[1], params, n=2)]
+    results, batches = run_concurrently(backend, calls)
+    assert batches == 2
+    assert [c.text for c in results[0]] == [c.text for c in alone]
+
+
+def test_different_temperatures_are_not_merged(backend, prompts):
+    calls = [
+        lambda: backend.sample(prompts[0], SamplingParams(max_new_tokens=4, temperature=0.7)),
+        lambda: backend.sample(prompts[1], SamplingParams(max_new_tokens=4, temperature=1.2)),
+    ]
+    _, batches = run_concurrently(backend, calls)
+    assert batches == 2
+
+
+def test_a_cancelled_stream_leaves_the_batch_others_finish(backend, prompts):
+    outcome = {}
+
+    def cancel_early():
+        stream = backend.stream(prompts[0], SamplingParams(max_new_tokens=40, stop=("\x00",)))
+        outcome["first"] = next(stream)
+        stream.close()
+        return []
+
+    calls = [
+        cancel_early,
+        lambda: backend.sample(prompts[1], SamplingParams(max_new_tokens=30, stop=("\x00",))),
+    ]
+    results, batches = run_concurrently(backend, calls)
+    assert batches == 1 and isinstance(outcome["first"], TextDelta)
+    assert isinstance(results[1][0], Completion) and results[1][0].completion_tokens > 1
+
+
+def test_closed_backend_refuses_new_work(backend):
+    fresh = BatchingBackend(backend.local)
+    fresh.sample(
+        backend.apply_chat_template([{"role": "user", "content": "hi"}]), SamplingParams(max_new_tokens=2)
+    )
+    fresh.close()
+    with pytest.raises(RuntimeError, match="shut down"):
+        fresh.sample("hi", SamplingParams(max_new_tokens=2))
