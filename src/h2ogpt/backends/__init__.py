@@ -17,9 +17,10 @@ def _local(settings: Settings) -> Backend:
     from h2ogpt.backends.model_source import resolve_model
 
     source = resolve_model(settings.base_model)  # before importing torch: a bad path fails fast
+    from h2ogpt.backends.batching import BatchingBackend
     from h2ogpt.backends.local import LocalBackend
 
-    return LocalBackend.from_settings(source, settings)
+    return BatchingBackend(LocalBackend.from_settings(source, settings), settings.max_batch_rows)
 
 
 BACKEND_FACTORIES: dict[str, Callable[[Settings], Backend]] = {"": _local}
