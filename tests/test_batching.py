@@ -18,16 +18,21 @@ def prompts(backend) -> list[str]:
     return [backend.apply_chat_template([{"role": "user", "content": q}]) for q in QUESTIONS]
 
 
-def busy(backend: BatchingBackend, prompt: str):
+STORY = "<|im_start|>user\nTell me a long story.<|im_end|>\n<|im_start|>assistant\n"
+# Rules no test call uses, so queued calls cannot join the blocker's running batch.
+BLOCKER_RULES = SamplingParams(max_new_tokens=60, stop=("\x00",), repetition_penalty=1.01)
+
+
+def busy(backend: BatchingBackend, prompt: str, params: SamplingParams = BLOCKER_RULES):
     """Occupy the model worker with a long job; returns the open stream once it runs."""
-    stream = backend.stream(prompt, SamplingParams(max_new_tokens=60, stop=("\x00",)))
+    stream = backend.stream(prompt, params)
     next(stream)
     return stream
 
 
 def run_concurrently(backend, calls):
     """Start ``calls`` while the worker is busy, so they all queue and can be merged."""
-    blocker = busy(backend, "<|im_start|>user\nTell me a long story.<|im_end|>\n<|im_start|>assistant\n")
+    blocker = busy(backend, STORY)
     before = backend.batches_run
     with ThreadPoolExecutor(len(calls)) as pool:
         futures = [pool.submit(call) for call in calls]
@@ -114,3 +119,37 @@ def test_closed_backend_refuses_new_work(backend):
     fresh.close()
     with pytest.raises(RuntimeError, match="shut down"):
         fresh.sample("hi", SamplingParams(max_new_tokens=2))
+
+
+@pytest.mark.parametrize(
+    "question", ["Hi", "Please explain, in a few words, why the sky looks blue on a clear summer day."]
+)
+def test_calls_join_a_running_batch_and_match_solo_answers(backend, question):
+    """Continuous batching: a matching call joins the batch in flight, whether its prompt
+    is shorter or longer than the running rows, and answers exactly as it would alone."""
+    prompt = backend.apply_chat_template([{"role": "user", "content": question}])
+    params = SamplingParams(max_new_tokens=10)
+    solo = backend.sample(prompt, params)[0].text
+    running = busy(backend, STORY, SamplingParams(max_new_tokens=60, stop=("\x00",)))
+    before = backend.batches_run
+    with ThreadPoolExecutor(2) as pool:
+        joined = [pool.submit(backend.sample, prompt, params) for _ in range(2)]
+        answers = [f.result(timeout=120)[0].text for f in joined]
+    story = "".join(e.text for e in running if isinstance(e, TextDelta))
+    assert backend.batches_run == before, "the calls joined the running batch"
+    assert answers == [solo, solo] and story
+
+
+def test_a_waiting_call_with_other_rules_is_not_starved(backend, prompts):
+    """Once a call with other rules waits at the front, nothing more joins the batch."""
+    running = busy(backend, STORY, SamplingParams(max_new_tokens=40, stop=("\x00",)))
+    with ThreadPoolExecutor(2) as pool:
+        other = pool.submit(backend.sample, prompts[0], SamplingParams(max_new_tokens=4, temperature=0.5))
+        while not backend._pending:
+            threading.Event().wait(0.01)
+        same = pool.submit(backend.sample, prompts[1], SamplingParams(max_new_tokens=4))
+        threading.Event().wait(0.3)
+        assert len(backend._pending) == 2, "the matching call waits behind the other one"
+        for _ in running:
+            pass
+        assert other.result(timeout=60) and same.result(timeout=60)

@@ -3,8 +3,11 @@
 One worker thread owns the model. Calls queue up as jobs; each time the worker is free
 it takes the oldest job and every waiting job whose token-choosing rules match
 (temperature, top-p/k, penalties) and decodes them all in one batch, up to
-``max_batch_rows`` sequences. Stop strings, lengths and time limits stay per job. A
-sampled job with a seed runs alone, so the seed reproduces its samples exactly.
+``max_batch_rows`` sequences. While that batch runs, matching jobs that arrive join it
+between two decoding steps (continuous batching), as long as the oldest waiting job
+matches, so a job with other rules is never starved. Stop strings, lengths and time
+limits stay per job. A sampled job with a seed runs alone, so the seed reproduces its
+samples exactly.
 """
 
 from __future__ import annotations
@@ -180,6 +183,22 @@ class BatchingBackend:
                 for job in batch:
                     job.events.put(exc)
 
+    def _admit(self, key: tuple, active_rows: int, owners: list, remaining: dict) -> list[DecodeJob]:
+        """Waiting jobs that join the running batch now: from the front of the queue, while
+        they match its rules and fit in ``max_batch_rows``."""
+        joining: list[DecodeJob] = []
+        with self._wakeup:
+            while self._pending and not self._closed:
+                job = self._pending[0]
+                if job.call is not None or job.key != key or active_rows + job.rows > self.max_batch_rows:
+                    break
+                self._pending.popleft()
+                active_rows += job.rows
+                owners += [(job, local) for local in range(job.rows)]
+                remaining[id(job)] = job.rows
+                joining += job.decode
+        return joining
+
     def _decode(self, batch: list[_Job]) -> None:
         """Decode a batch of jobs in one call, routing each row's events to its job."""
         owners: list[tuple[_Job, int]] = []  # global row -> (job, the job's own row index)
@@ -189,9 +208,11 @@ class BatchingBackend:
         self.batches_run += 1
         if len(batch) > 1:
             log.debug("Decoding %d requests (%d rows) in one batch", len(batch), len(owners))
-        decode = [d for job in batch for d in job.decode]
         events = self.local.decoder.stream_jobs(
-            decode, batch[0].params, cancelled=lambda i: self._closed or owners[i][0].cancelled
+            [d for job in batch for d in job.decode],
+            batch[0].params,
+            cancelled=lambda i: self._closed or owners[i][0].cancelled,
+            admit=lambda active: self._admit(batch[0].key, active, owners, remaining),
         )
         for event in events:
             job, local = owners[event.index]
@@ -203,8 +224,9 @@ class BatchingBackend:
             remaining[id(job)] -= 1
             if not remaining[id(job)]:
                 job.events.put(_DONE)
-        for job in batch:  # cancelled jobs left the batch without completions
+        for job, _ in owners:  # cancelled jobs left the batch without completions
             if remaining[id(job)] and (job.cancelled or self._closed):
+                remaining[id(job)] = 0
                 job.events.put(_DONE)
 
 

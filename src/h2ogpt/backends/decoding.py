@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import torch
 from transformers import DynamicCache
+from transformers.cache_utils import DynamicLayer
 
 from h2ogpt.backends.base import (
     Completion,
@@ -53,6 +54,7 @@ class _Row:
     prefix_offset: int = 0
     read_offset: int = 0
     logprobs: list[TokenLogprob] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
     generated: int = 0
     finish_reason: FinishReason | None = None
 
@@ -90,6 +92,21 @@ def _find_stop(text: str, start: int, stops: Sequence[str]) -> int:
     """Position of the first stop string found at or after ``start``; -1 if none."""
     hits = [p for p in (text.find(s, start) for s in stops) if p >= 0]
     return min(hits) if hits else -1
+
+
+def _left_pad(tensor: torch.Tensor, width: int, dim: int) -> torch.Tensor:
+    """``tensor`` with zeros added before its start along ``dim`` up to ``width``."""
+    missing = width - tensor.shape[dim]
+    if missing <= 0:
+        return tensor
+    shape = list(tensor.shape)
+    shape[dim] = missing
+    return torch.cat([tensor.new_zeros(shape), tensor], dim=dim)
+
+
+def _can_join(cache: DynamicCache) -> bool:
+    """Rows can be spliced into a running cache only when every layer keeps its full history."""
+    return all(type(layer) is DynamicLayer for layer in cache.layers)
 
 
 class LogitsShaper:
@@ -224,50 +241,66 @@ class Decoder:
         """Generate ``n`` samples for each prompt; sample ``k`` of prompt ``i`` has index ``i*n+k``."""
         return self.stream_jobs([DecodeJob(p, n, params) for p in prompts], params)
 
+    def _start(self, jobs: Sequence[DecodeJob], first_index: int):
+        """Prefill ``jobs`` and expand each prompt's rows ``n`` times (one prefill per prompt)."""
+        cache, mask, logits = self._prefill([job.prompt_ids for job in jobs])
+        if any(job.n != 1 for job in jobs):
+            counts = torch.tensor([job.n for job in jobs], device=self.device)
+            expand = torch.repeat_interleave(torch.arange(len(jobs), device=self.device), counts)
+            cache.batch_select_indices(expand)
+            mask, logits = mask[expand], logits[expand]
+        rows = [_Row(index=0, prompt_ids=list(job.prompt_ids), params=job.params) for job in jobs for _ in range(job.n)]
+        for offset, row in enumerate(rows):
+            row.index = first_index + offset
+        return cache, mask, logits, rows
+
+    def _join(self, running: tuple, joining: tuple) -> tuple:
+        """Splice freshly prefilled rows into a running batch, left-padding to one width."""
+        (cache, mask, logits, rows), (new_cache, new_mask, new_logits, new_rows) = running, joining
+        width = max(mask.shape[1], new_mask.shape[1])
+        for layer, new_layer in zip(cache.layers, new_cache.layers, strict=True):
+            layer.keys = torch.cat([_left_pad(layer.keys, width, 2), _left_pad(new_layer.keys, width, 2)])
+            layer.values = torch.cat([_left_pad(layer.values, width, 2), _left_pad(new_layer.values, width, 2)])
+        mask = torch.cat([_left_pad(mask, width, 1), _left_pad(new_mask, width, 1)])
+        return cache, mask, torch.cat([logits, new_logits]), rows + new_rows
+
     @torch.inference_mode()
     def stream_jobs(
         self,
         jobs: Sequence[DecodeJob],
         shaping: SamplingParams,
         cancelled: Callable[[int], bool] | None = None,
+        admit: Callable[[int], Sequence[DecodeJob]] | None = None,
     ) -> Iterator[TextDelta | Completion]:
         """Decode every job's samples in one batch, rows numbered job by job.
 
         ``shaping`` gives the token-choosing rules shared by the batch (temperature,
         top-p/k, penalties, seed). A row for which ``cancelled(index)`` turns true leaves
-        the batch without any further event.
+        the batch without any further event. Between steps, ``admit(active_rows)`` may
+        hand over more jobs (same rules): they are prefilled and join the running batch,
+        their rows numbered after all earlier ones.
         """
-        started = time.monotonic()
         rng = self._rng(shaping.seed)
         shaper = LogitsShaper(shaping)
-        cache, mask, logits = self._prefill([job.prompt_ids for job in jobs])
-        if any(job.n != 1 for job in jobs):  # repeat each prompt's cache rows n times: one prefill
-            counts = torch.tensor([job.n for job in jobs], device=self.device)
-            expand = torch.repeat_interleave(torch.arange(len(jobs), device=self.device), counts)
-            cache.batch_select_indices(expand)
-            mask, logits = mask[expand], logits[expand]
-        rows = [
-            _Row(index=0, prompt_ids=list(job.prompt_ids), params=job.params)
-            for job in jobs
-            for _ in range(job.n)
-        ]
-        for index, row in enumerate(rows):
-            row.index = index
+        cache, mask, logits, rows = self._start(jobs, 0)
+        numbered = len(rows)
         positions = mask.sum(-1)
         while True:
+            joining = admit(len(rows)) if admit is not None and _can_join(cache) else ()
+            if joining:
+                new = self._start(joining, numbered)
+                numbered += len(new[3])
+                positions = torch.cat([positions, new[1].sum(-1)])
+                cache, mask, logits, rows = self._join((cache, mask, logits, rows), new)
             chosen = shaper.choose(shaper.penalize(logits.clone(), rows), rng)
             self._record_logprobs(rows, logits, chosen)
-            elapsed = time.monotonic() - started
+            now = time.monotonic()
             keep: list[int] = []
             for i, (row, token) in enumerate(zip(rows, chosen.tolist(), strict=True)):
                 if cancelled is not None and cancelled(row.index):
                     continue
                 delta = self._advance(row, token)
-                if (
-                    not row.finish_reason
-                    and row.params.max_time is not None
-                    and elapsed > row.params.max_time
-                ):
+                if not row.finish_reason and row.params.max_time is not None and now - row.started > row.params.max_time:
                     row.finish_reason = "time"
                     delta += row.text[row.emitted :]
                     row.emitted = len(row.text)
