@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 
 import pytest
 import torch
@@ -155,3 +156,15 @@ def test_partial_stop_is_held_back():
     assert _partial_stop_len("hello <|us", ["<|user|>"]) == 4
     assert _partial_stop_len("hello", ["<|user|>"]) == 0
     assert _partial_stop_len("abc\n", ["\n\n"]) == 1
+
+
+@pytest.mark.parametrize("max_new_tokens", [5, 12, 60])
+def test_json_mode_answers_are_always_one_json_object(backend, max_new_tokens):
+    """Even when max_new_tokens cuts the answer short, the object is closed in time."""
+    prompt = backend.apply_chat_template([{"role": "user", "content": "Describe a cat as JSON."}])
+    params = SamplingParams(max_new_tokens=max_new_tokens, temperature=0.9, seed=5, json_object=True)
+    for done in backend.sample(prompt, params, n=3) + backend.sample(
+        prompt, SamplingParams(max_new_tokens=max_new_tokens, json_object=True)
+    ):
+        assert isinstance(json.loads(done.text), dict), done.text
+        assert done.completion_tokens <= max_new_tokens

@@ -43,6 +43,10 @@ class AnswerRequest(BaseModel):
     stop: list[str] = Field(default_factory=list, max_length=16)
     n: int = Field(1, ge=1, le=64, description="Number of answers, sampled in one batch.")
     top_logprobs: int = Field(0, ge=0, le=20)
+    response_format: Literal["text", "json_object"] = Field(
+        "text",
+        description="'json_object': the answer is always one valid JSON object (constrained decoding).",
+    )
 
     @model_validator(mode="after")
     def _messages_or_prompt(self) -> AnswerRequest:
@@ -84,4 +88,5 @@ class AnswerRequest(BaseModel):
             # --max_time is the operator's ceiling: a request may ask for less, never more
             max_time=min(self.max_time or settings.max_time, settings.max_time),
             top_logprobs=self.top_logprobs,
+            json_object=self.response_format == "json_object",
         )

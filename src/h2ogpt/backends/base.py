@@ -28,6 +28,7 @@ class SamplingParams:
     stop: tuple[str, ...] = ()
     max_time: float | None = None
     top_logprobs: int = 0
+    json_object: bool = False  # the answer must be one JSON object (constrained decoding)
 
     @property
     def greedy(self) -> bool:

@@ -25,6 +25,7 @@ from h2ogpt.backends.base import (
     TextDelta,
     TokenLogprob,
 )
+from h2ogpt.backends.json_mode import JsonConstraint
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,11 @@ class _Row:
     started: float = field(default_factory=time.monotonic)
     generated: int = 0
     finish_reason: FinishReason | None = None
+    json: JsonConstraint | None = None
+
+    def __post_init__(self) -> None:
+        if self.params.json_object:
+            self.json = JsonConstraint()
 
 
 class Detokenizer:
@@ -92,6 +98,9 @@ def _find_stop(text: str, start: int, stops: Sequence[str]) -> int:
     """Position of the first stop string found at or after ``start``; -1 if none."""
     hits = [p for p in (text.find(s, start) for s in stops) if p >= 0]
     return min(hits) if hits else -1
+
+
+JSON_CANDIDATES = (64, 4096)  # tokens checked per step in JSON mode, then a wider net
 
 
 def _left_pad(tensor: torch.Tensor, width: int, dim: int) -> torch.Tensor:
@@ -159,6 +168,47 @@ class Decoder:
         self.detok = Detokenizer(tokenizer)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(eos_token_ids)
         self.forward_calls = 0
+        self._token_texts: dict[int, str] = {}
+
+    def token_text(self, token: int) -> str:
+        text = self._token_texts.get(token)
+        if text is None:
+            text = self._token_texts[token] = self.tokenizer.decode([token])
+        return text
+
+    def _json_allowed(self, row: _Row, logits: torch.Tensor) -> list[int]:
+        """Tokens that keep a JSON-mode row a valid JSON-object prefix (most likely first).
+
+        A token is allowed only if the object can still be closed within the tokens left
+        after it, so an answer cut by ``max_new_tokens`` is still one complete object.
+        """
+        if row.json.complete:
+            return sorted(self.eos_token_ids)
+        budget = row.params.max_new_tokens - row.generated - 1
+        if not row.json.closing_only:
+            for width in JSON_CANDIDATES:
+                ids = torch.topk(logits, min(width, logits.shape[-1])).indices.tolist()
+                allowed = [
+                    t
+                    for t in ids
+                    if t not in self.eos_token_ids and row.json.allows(self.token_text(t), budget)
+                ]
+                if allowed:
+                    return allowed
+        row.json.closing_only = True  # nothing likely fits any more: write the closing text
+        first = self.tokenizer.encode(row.json.closing(), add_special_tokens=False)[:1]
+        if first and row.json.allows_closing(self.token_text(first[0])):
+            return first
+        return sorted(self.eos_token_ids)
+
+    def _constrain(self, logits: torch.Tensor, rows: Sequence[_Row]) -> torch.Tensor:
+        for i, row in enumerate(rows):
+            if row.json is not None:
+                allowed = torch.tensor(self._json_allowed(row, logits[i]), device=logits.device)
+                keep = logits[i, allowed]
+                logits[i] = float("-inf")
+                logits[i, allowed] = keep
+        return logits
 
     @property
     def device(self) -> torch.device:
@@ -214,6 +264,8 @@ class Decoder:
             row.logprobs.pop()  # the end-of-sequence token is not part of the text
         else:
             self.detok.append(row, token)
+            if row.json is not None:
+                row.json.advance(self.token_text(token))
             stop_at = _find_stop(row.text, row.emitted, params.stop) if params.stop else -1
             if stop_at >= 0:
                 row.text = row.text[:stop_at]
@@ -249,7 +301,11 @@ class Decoder:
             expand = torch.repeat_interleave(torch.arange(len(jobs), device=self.device), counts)
             cache.batch_select_indices(expand)
             mask, logits = mask[expand], logits[expand]
-        rows = [_Row(index=0, prompt_ids=list(job.prompt_ids), params=job.params) for job in jobs for _ in range(job.n)]
+        rows = [
+            _Row(index=0, prompt_ids=list(job.prompt_ids), params=job.params)
+            for job in jobs
+            for _ in range(job.n)
+        ]
         for offset, row in enumerate(rows):
             row.index = first_index + offset
         return cache, mask, logits, rows
@@ -260,7 +316,9 @@ class Decoder:
         width = max(mask.shape[1], new_mask.shape[1])
         for layer, new_layer in zip(cache.layers, new_cache.layers, strict=True):
             layer.keys = torch.cat([_left_pad(layer.keys, width, 2), _left_pad(new_layer.keys, width, 2)])
-            layer.values = torch.cat([_left_pad(layer.values, width, 2), _left_pad(new_layer.values, width, 2)])
+            layer.values = torch.cat(
+                [_left_pad(layer.values, width, 2), _left_pad(new_layer.values, width, 2)]
+            )
         mask = torch.cat([_left_pad(mask, width, 1), _left_pad(new_mask, width, 1)])
         return cache, mask, torch.cat([logits, new_logits]), rows + new_rows
 
@@ -292,7 +350,7 @@ class Decoder:
                 numbered += len(new[3])
                 positions = torch.cat([positions, new[1].sum(-1)])
                 cache, mask, logits, rows = self._join((cache, mask, logits, rows), new)
-            chosen = shaper.choose(shaper.penalize(logits.clone(), rows), rng)
+            chosen = shaper.choose(self._constrain(shaper.penalize(logits.clone(), rows), rows), rng)
             self._record_logprobs(rows, logits, chosen)
             now = time.monotonic()
             keep: list[int] = []
@@ -300,7 +358,11 @@ class Decoder:
                 if cancelled is not None and cancelled(row.index):
                     continue
                 delta = self._advance(row, token)
-                if not row.finish_reason and row.params.max_time is not None and now - row.started > row.params.max_time:
+                if (
+                    not row.finish_reason
+                    and row.params.max_time is not None
+                    and now - row.started > row.params.max_time
+                ):
                     row.finish_reason = "time"
                     delta += row.text[row.emitted :]
                     row.emitted = len(row.text)
