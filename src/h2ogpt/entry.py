@@ -27,7 +27,7 @@ def configure_logging(verbose: bool) -> None:
     if not verbose:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # read when transformers is imported
         warnings.filterwarnings("ignore", category=FutureWarning)  # library deprecation notices
-        for noisy in ("huggingface_hub", "httpx", "urllib3"):
+        for noisy in ("huggingface_hub", "httpx", "httpx2", "openai", "urllib3"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
 
 

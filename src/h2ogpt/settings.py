@@ -32,7 +32,9 @@ class Settings(BaseModel):
     )
     inference_server: str = Field(
         "",
-        description="Remote serving engine (vllm:/openai:/ollama:/tgi: URL). Empty: run the model locally.",
+        description="Remote serving engine: vllm:URL, vllm_chat:URL, openai:[URL], openai_chat:[URL], "
+        "ollama:[URL], tgi:URL or a bare http(s)://host:port/v1 (see docs/remote.md). Empty: run the "
+        "model locally.",
     )
     lora_weights: str = Field("", description="Folder of a peft LoRA adapter to apply to the base model.")
     load_8bit: bool = Field(False, description="Load weights in 8-bit with bitsandbytes (CUDA GPU only).")
@@ -44,7 +46,8 @@ class Settings(BaseModel):
         "auto", description="Where the local model runs; auto picks a CUDA GPU when there is one."
     )
     max_seq_len: int = Field(
-        0, ge=0, description="Context length in tokens (prompt + answer). 0: the model's own limit."
+        0, ge=0, description="Context length in tokens (prompt + answer). 0: the model's own limit "
+        "(remote: the server's max_model_len, else 4096)."
     )
 
     # --- prompting -----------------------------------------------------------------------
