@@ -46,8 +46,10 @@ class Settings(BaseModel):
         "auto", description="Where the local model runs; auto picks a CUDA GPU when there is one."
     )
     max_seq_len: int = Field(
-        0, ge=0, description="Context length in tokens (prompt + answer). 0: the model's own limit "
-        "(remote: the server's max_model_len, else 4096)."
+        0,
+        ge=0,
+        description="Context length in tokens (prompt + answer). 0: the model's own limit "
+        "(remote: the server's max_model_len, else 4096).",
     )
 
     # --- prompting -----------------------------------------------------------------------
@@ -78,6 +80,26 @@ class Settings(BaseModel):
         "",
         description="Local sentence-transformers model folder for embeddings. Empty: the embedded "
         "all-MiniLM-L6-v2.",
+    )
+
+    # --- documents -------------------------------------------------------------------------
+    langchain_mode: str = Field(
+        "UserData",
+        description="Default document collection: UserData (shared, filled from --user_path), MyData "
+        "(per user), a collection you created, or LLM (no documents).",
+    )
+    user_path: str = Field(
+        "", description="Folder ingested into the UserData collection at start (and by make_db)."
+    )
+    db_type: Literal["chroma", "faiss"] = Field("chroma", description="Vector store for collections.")
+    chroma_url: str = Field(
+        "", description="A Chroma server (http://host:8000) instead of the local persistent Chroma."
+    )
+    chunk_size: int = Field(512, ge=16, description="Chunk size in tokens when documents are split.")
+    chunk_overlap: int = Field(64, ge=0, description="Tokens shared by neighbouring chunks.")
+    top_k_docs: int = Field(10, ge=1, description="Chunks retrieved for a question.")
+    cross_encoder_model: str = Field(
+        "", description="Local cross-encoder folder to rerank retrieved chunks. Empty: no reranking."
     )
 
     # --- storage -------------------------------------------------------------------------

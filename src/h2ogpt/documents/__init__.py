@@ -1,0 +1,1 @@
+"""Document QA: loaders -> chunking -> embeddings -> store (Chroma | FAISS) -> retrieval."""
