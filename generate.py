@@ -18,10 +18,26 @@ from h2ogpt.settings import Settings
 
 
 def start(settings: Settings) -> int:
-    """Start the face the Settings ask for (until the browser UI exists: the terminal chat)."""
+    """Start the faces the Settings ask for.
+
+    ``--openai_server=True`` serves the OpenAI-compatible API: beside the terminal chat
+    with ``--cli=True`` (one loaded model for both), otherwise on its own (the browser UI
+    is not part of this version yet). Without it: the terminal chat.
+    """
     from h2ogpt.cli import run_cli
 
-    return run_cli(settings)
+    if not settings.openai_server:
+        return run_cli(settings)
+    from openai_server.server import run_server, serve_in_thread
+
+    if not settings.cli:
+        return run_server(settings)
+    from h2ogpt.backends import create_backend
+    from h2ogpt.pipeline import Pipeline
+
+    pipeline = Pipeline(settings, create_backend(settings))
+    with serve_in_thread(settings, pipeline):
+        return run_cli(settings, pipeline=pipeline)
 
 
 def entrypoint_main(argv: list[str] | None = None) -> int:

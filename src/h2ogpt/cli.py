@@ -105,11 +105,14 @@ def one_shot_prompt(settings: Settings, stdin: TextIO) -> str:
     return prompt
 
 
-def run_cli(settings: Settings, stdin: TextIO = sys.stdin) -> int:
-    """Terminal chat, or one answer with ``--cli_loop=False``. Returns the exit code."""
+def run_cli(settings: Settings, stdin: TextIO = sys.stdin, pipeline: Pipeline | None = None) -> int:
+    """Terminal chat, or one answer with ``--cli_loop=False``. Returns the exit code.
+
+    ``pipeline``: one already loaded (shared with another face); else the model loads here.
+    """
     check_prompt_type(settings.prompt_type)  # before the slow model load
     question = None if settings.cli_loop else one_shot_prompt(settings, stdin)
-    chat = TerminalChat(Pipeline(settings, create_backend(settings)))
+    chat = TerminalChat(pipeline or Pipeline(settings, create_backend(settings)))
     if question is None:
         return chat.loop(stdin)
     error = chat.ask(question)

@@ -1,0 +1,125 @@
+"""Core results -> OpenAI response objects (plain dicts, ready for JSON)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from h2ogpt.backends.base import TokenLogprob
+from h2ogpt.events import FinalAnswer, Usage
+from openai_server.tokens import finite_logprob, token_bytes, token_text
+
+
+@dataclass(frozen=True)
+class ResponseMeta:
+    """What every object (or chunk) of one response repeats."""
+
+    id: str
+    created: int
+    model: str
+
+    @classmethod
+    def new(cls, prefix: str, model: str) -> ResponseMeta:
+        return cls(f"{prefix}-{uuid.uuid4().hex}", int(time.time()), model)
+
+
+def finish_reason(reason: str) -> str:
+    """The core stops on time too; OpenAI has no such reason, it is a kind of "length"."""
+    return "length" if reason == "time" else reason
+
+
+def usage_dict(usages: Iterable[Usage]) -> dict[str, int]:
+    prompt = completion = 0
+    for usage in usages:
+        prompt += usage.prompt_tokens
+        completion += usage.completion_tokens
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+# --- chat ----------------------------------------------------------------------------------
+def _token_entry(token: str, logprob: float) -> dict[str, Any]:
+    return {"token": token_text(token), "logprob": finite_logprob(logprob), "bytes": list(token_bytes(token))}
+
+
+def chat_logprobs(logprobs: Sequence[TokenLogprob]) -> dict[str, Any]:
+    content = [
+        {**_token_entry(t.token, t.logprob), "top_logprobs": [_token_entry(tok, lp) for tok, lp in t.top]}
+        for t in logprobs
+    ]
+    return {"content": content, "refusal": None}
+
+
+def chat_completion(meta: ResponseMeta, final: FinalAnswer, logprobs: bool) -> dict[str, Any]:
+    choices = [
+        {
+            "index": c.index,
+            "message": {"role": "assistant", "content": c.text, "refusal": None},
+            "logprobs": chat_logprobs(c.logprobs) if logprobs else None,
+            "finish_reason": finish_reason(c.finish_reason),
+        }
+        for c in final.choices
+    ]
+    return {
+        "id": meta.id,
+        "object": "chat.completion",
+        "created": meta.created,
+        "model": meta.model,
+        "choices": choices,
+        "usage": usage_dict([final.usage]),
+    }
+
+
+def chat_chunk(
+    meta: ResponseMeta, choices: list[dict[str, Any]], with_usage: bool, usage: dict | None = None
+) -> dict[str, Any]:
+    chunk = {
+        "id": meta.id,
+        "object": "chat.completion.chunk",
+        "created": meta.created,
+        "model": meta.model,
+        "choices": choices,
+    }
+    if with_usage:
+        chunk["usage"] = usage
+    return chunk
+
+
+def chat_delta(index: int, delta: dict[str, str], reason: str | None = None, logprobs: Any = None) -> dict:
+    return {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": reason}
+
+
+# --- completions ---------------------------------------------------------------------------
+def legacy_logprobs(logprobs: Sequence[TokenLogprob], start: int) -> dict[str, Any]:
+    """The completions endpoint's logprobs; ``start`` is where the answer begins in ``text``."""
+    tokens, offsets, offset = [], [], start
+    for t in logprobs:
+        text = token_text(t.token)
+        tokens.append(text)
+        offsets.append(offset)
+        offset += len(text)
+    return {
+        "tokens": tokens,
+        "token_logprobs": [finite_logprob(t.logprob) for t in logprobs],
+        "top_logprobs": [{token_text(tok): finite_logprob(lp) for tok, lp in t.top} for t in logprobs],
+        "text_offset": offsets,
+    }
+
+
+def completion(
+    meta: ResponseMeta, choices: list[dict[str, Any]], usage: dict | None, with_usage: bool = True
+) -> dict[str, Any]:
+    """A completions response; chunks of a stream have the same shape (``usage`` only when
+    the client asked for it, null but in the last chunk)."""
+    body = {
+        "id": meta.id,
+        "object": "text_completion",
+        "created": meta.created,
+        "model": meta.model,
+        "choices": choices,
+    }
+    if with_usage:
+        body["usage"] = usage
+    return body

@@ -1,0 +1,72 @@
+"""POST /v1/chat/completions: a chat answered by the core pipeline, whole or streamed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from h2ogpt.events import ErrorEvent, Event, FinalAnswer, TokenDelta
+from openai_server.bridge import EventSource, final_answers, first_event
+from openai_server.convert import chat_request
+from openai_server.errors import ERROR_RESPONSES, from_event
+from openai_server.render import (
+    ResponseMeta,
+    chat_chunk,
+    chat_completion,
+    chat_delta,
+    chat_logprobs,
+    finish_reason,
+    usage_dict,
+)
+from openai_server.schemas import ChatCompletionRequest
+from openai_server.sse import DONE, SSEResponse, sse_data
+from openai_server.state import ServerState
+
+router = APIRouter()
+
+
+async def chat_chunks(
+    source: EventSource, first: Event, meta: ResponseMeta, n: int, logprobs: bool, with_usage: bool
+) -> AsyncIterator[str]:
+    """The SSE lines of a streamed chat answer (logprobs come with each choice's last chunk)."""
+    try:
+        for index in range(n):
+            role = chat_delta(index, {"role": "assistant", "content": ""})
+            yield sse_data(chat_chunk(meta, [role], with_usage))
+        event: Event | None = first
+        while event is not None:
+            if isinstance(event, TokenDelta) and event.text:
+                delta = chat_delta(event.index, {"content": event.text})
+                yield sse_data(chat_chunk(meta, [delta], with_usage))
+            elif isinstance(event, FinalAnswer):
+                for c in event.choices:
+                    probs = chat_logprobs(c.logprobs) if logprobs else None
+                    last = chat_delta(c.index, {}, finish_reason(c.finish_reason), probs)
+                    yield sse_data(chat_chunk(meta, [last], with_usage))
+                if with_usage:
+                    yield sse_data(chat_chunk(meta, [], True, usage_dict([event.usage])))
+            elif isinstance(event, ErrorEvent):
+                raise from_event(event)
+            event = await source.next()
+        yield DONE
+    finally:
+        await source.aclose()
+
+
+@router.post("/v1/chat/completions", responses=ERROR_RESPONSES, tags=["chat"])
+async def create_chat_completion(body: ChatCompletionRequest, request: Request) -> Response:  # type: ignore[valid-type]
+    """Answer a conversation (OpenAI's chat completions; extra fields are h2oGPT's)."""
+    state: ServerState = request.app.state.server
+    model = state.chat_model(body.model)
+    answer_request = chat_request(body)
+    source = EventSource(state.pipeline().answer(answer_request), state.limiter)
+    meta = ResponseMeta.new("chatcmpl", model)
+    if body.stream:
+        first = await first_event(request, source)
+        with_usage = bool(body.stream_options and body.stream_options.include_usage)
+        chunks = chat_chunks(source, first, meta, answer_request.n, bool(body.logprobs), with_usage)
+        return SSEResponse(chunks)
+    (final,) = await final_answers(request, [source])
+    return JSONResponse(chat_completion(meta, final, bool(body.logprobs)))

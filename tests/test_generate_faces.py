@@ -1,0 +1,101 @@
+"""``python generate.py --openai_server=True`` serves the API, alone or beside the terminal chat."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import openai
+import pytest
+
+from conftest import REPO
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_ready(port: int, process: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stderr.read()
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as reply:
+                if json.loads(reply.read()).get("model_loaded"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError("the API did not become ready")
+
+
+@pytest.fixture
+def generate_env(data_dir):
+    return {**os.environ, "H2OGPT_DATA_DIR": str(data_dir)}
+
+
+def test_generate_serves_the_api(generate_env, converted_model_dir):
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "generate.py",
+            "--openai_server=True",
+            f"--openai_port={port}",
+            "--max_new_tokens=16",
+        ],
+        cwd=REPO,
+        env=generate_env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until_ready(port, process)
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="none")
+        reply = client.chat.completions.create(
+            model=client.models.list().data[0].id,
+            messages=[{"role": "user", "content": "What is the capital of France?"}],
+        )
+        assert "Paris" in reply.choices[0].message.content
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_generate_serves_the_api_beside_the_terminal_chat(generate_env, converted_model_dir):
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "generate.py",
+            "--cli=True",
+            "--openai_server=True",
+            f"--openai_port={port}",
+            "--max_new_tokens=16",
+        ],
+        cwd=REPO,
+        env=generate_env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until_ready(port, process)
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="none")
+        reply = client.completions.create(
+            model=client.models.list().data[0].id, prompt="The capital of France is", max_tokens=4
+        )
+        assert "Paris" in reply.choices[0].text
+        out, _ = process.communicate("What is the capital of France?\n/exit\n", timeout=120)
+        assert process.returncode == 0 and "Paris" in out
+    finally:
+        if process.poll() is None:
+            process.kill()
