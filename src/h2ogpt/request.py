@@ -7,10 +7,20 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from h2ogpt.backends.base import SamplingParams
 from h2ogpt.settings import Settings
+
+
+def _encodable(text: str | None) -> str | None:
+    """Reject text that is not valid Unicode (lone surrogates cannot be tokenized)."""
+    if text is not None:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("text must be valid Unicode (it contains a lone surrogate)") from None
+    return text
 
 
 class ChatMessage(BaseModel):
@@ -19,11 +29,13 @@ class ChatMessage(BaseModel):
     role: Literal["system", "user", "assistant"]
     content: str
 
+    _valid_content = field_validator("content")(classmethod(lambda cls, v: _encodable(v)))
+
 
 class AnswerRequest(BaseModel):
     """Everything that shapes one answer."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     messages: list[ChatMessage] = Field(default_factory=list, description="The conversation, oldest first.")
     prompt: str | None = Field(
@@ -35,14 +47,35 @@ class AnswerRequest(BaseModel):
     temperature: float | None = Field(None, ge=0.0, le=5.0)
     top_p: float | None = Field(None, gt=0.0, le=1.0)
     top_k: int | None = Field(None, ge=0)
-    repetition_penalty: float | None = Field(None, gt=0.0)
-    presence_penalty: float = Field(0.0, ge=-2.0, le=2.0)
-    frequency_penalty: float = Field(0.0, ge=-2.0, le=2.0)
-    seed: int | None = None
-    max_time: float | None = Field(None, gt=0.0)
-    stop: list[str] = Field(default_factory=list, max_length=16)
+    repetition_penalty: float | None = Field(
+        None, ge=0.01, le=100.0, description="> 1 discourages repeating tokens; None: Settings."
+    )
+    presence_penalty: float = Field(
+        0.0, ge=-2.0, le=2.0, description="Lowers the logit of every token already generated."
+    )
+    frequency_penalty: float = Field(
+        0.0, ge=-2.0, le=2.0, description="Lowers a token's logit by this much per time it was generated."
+    )
+    seed: int | None = Field(None, ge=-(2**63), le=2**64 - 1, description="Seed for sampling.")
+    max_time: float | None = Field(None, gt=0.0, description="Seconds; capped by --max_time.")
+    stop: list[str] = Field(default_factory=list, max_length=16, description="Strings that end an answer.")
     n: int = Field(1, ge=1, le=64, description="Number of answers, sampled in one batch.")
-    top_logprobs: int = Field(0, ge=0, le=20)
+    top_logprobs: int = Field(0, ge=0, le=20, description="Most likely tokens reported per position.")
+    collection: str | None = Field(
+        None,
+        validation_alias=AliasChoices("collection", "langchain_mode"),
+        description="Document collection to answer from (alias langchain_mode); 'LLM': no documents; "
+        "None: --langchain_mode when that collection has documents.",
+    )
+    top_k_docs: int | None = Field(None, ge=1, le=100, description="Chunks retrieved; None: --top_k_docs.")
+    document_choice: list[str] = Field(
+        default_factory=list, max_length=1000, description="Only these documents (sources) may be used."
+    )
+    langchain_action: Literal["Query", "Summarize", "Extract"] = Field(
+        "Query",
+        description="Query: answer from the most relevant chunks. Summarize: summary of the chosen "
+        "documents. Extract: what the question asks for, from each chunk.",
+    )
     response_format: Literal["text", "json_object"] = Field(
         "text",
         description="'json_object': the answer is always one valid JSON object (constrained decoding).",
@@ -56,6 +89,11 @@ class AnswerRequest(BaseModel):
         elif all(m.role == "system" for m in self.messages):
             raise ValueError("messages needs at least one user or assistant message")
         return self
+
+    @field_validator("prompt", "system_prompt")
+    @classmethod
+    def _valid_text(cls, text: str | None) -> str | None:
+        return _encodable(text)
 
     @field_validator("stop")
     @classmethod

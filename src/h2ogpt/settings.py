@@ -115,7 +115,7 @@ class Settings(BaseModel):
         "", description="With --cli_loop=False: the question to answer (read from stdin when empty)."
     )
     gradio: bool = Field(True, description="Serve the browser UI (when not --cli).")
-    server_name: str = Field("127.0.0.1", description="Address the browser UI listens on.")
+    server_name: str = Field("127.0.0.1", description="Address the browser UI and the API listen on.")
     server_port: int = Field(7860, ge=1, le=65535, description="Port of the browser UI.")
     openai_server: bool = Field(
         False, description="Also serve the OpenAI-compatible API (python generate.py --openai_server=True)."

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
 FinishReason = Literal["stop", "length", "time"]
+GREEDY_BELOW = 1e-5  # temperatures this close to 0 pick the most likely token
 
 
 @dataclass(frozen=True)
@@ -32,11 +33,13 @@ class SamplingParams:
 
     @property
     def greedy(self) -> bool:
-        return self.temperature <= 0.0
+        return self.temperature < GREEDY_BELOW
 
 
 @dataclass(frozen=True)
 class TokenLogprob:
+    """A generated token (its decoded text), its log-probability and the most likely ones."""
+
     token: str
     logprob: float
     top: tuple[tuple[str, float], ...] = ()

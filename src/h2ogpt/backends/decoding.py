@@ -145,6 +145,8 @@ class LogitsShaper:
         if p.greedy:
             return logits.argmax(dim=-1)
         logits = logits / p.temperature
+        # extreme penalties or temperatures must not turn probabilities into inf/nan
+        logits = torch.nan_to_num(logits, nan=float("-inf"), posinf=torch.finfo(logits.dtype).max)
         if p.top_k and p.top_k < logits.shape[-1]:
             kth = torch.topk(logits, p.top_k, dim=-1).values[:, -1:]
             logits = logits.masked_fill(logits < kth, float("-inf"))
@@ -248,10 +250,10 @@ class Decoder:
         if top:
             values, ids = torch.topk(logprobs, top, dim=-1)
             tops = [
-                tuple(zip(self.tokenizer.convert_ids_to_tokens(i), v, strict=True))
+                tuple(zip(map(self.token_text, i), v, strict=True))
                 for i, v in zip(ids.tolist(), values.tolist(), strict=True)
             ]
-        tokens = self.tokenizer.convert_ids_to_tokens(chosen.tolist())
+        tokens = [self.token_text(t) for t in chosen.tolist()]
         for row, tok, lp, tp in zip(rows, tokens, picked, tops, strict=True):
             row.logprobs.append(TokenLogprob(tok, lp, tp[: row.params.top_logprobs]))
 
@@ -417,6 +419,6 @@ class Decoder:
                 for j in range(1, len(cont)):
                     scores[i].append(logprobs[i, j - 1, cont[j]].item())
         return [
-            ContinuationScore(tuple(self.tokenizer.convert_ids_to_tokens(list(c))), tuple(s))
+            ContinuationScore(tuple(self.token_text(t) for t in c), tuple(s))
             for c, s in zip(continuations, scores, strict=True)
         ]
