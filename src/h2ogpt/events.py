@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from h2ogpt.backends.base import FinishReason, TokenLogprob
+from h2ogpt.document_answers import CitedSource
 
 
 @dataclass(frozen=True)
@@ -43,11 +44,20 @@ class Choice:
 
 
 @dataclass(frozen=True)
+class SourcesFound:
+    """The document chunks the answer will be grounded in, numbered as cited: [1], [2]..."""
+
+    collection: str
+    sources: list[CitedSource]
+
+
+@dataclass(frozen=True)
 class FinalAnswer:
     choices: list[Choice]
     usage: Usage
     model: str
     trim: HistoryTrim | None = None
+    sources: list[CitedSource] = field(default_factory=list)  # those the first choice cites
 
     @property
     def text(self) -> str:
@@ -63,4 +73,4 @@ class ErrorEvent:
     kind: Literal["bad_request", "upstream", "internal"] = "bad_request"
 
 
-Event = TokenDelta | FinalAnswer | ErrorEvent
+Event = TokenDelta | SourcesFound | FinalAnswer | ErrorEvent

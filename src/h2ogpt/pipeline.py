@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from h2ogpt.backends.base import Backend, Completion
 from h2ogpt.errors import H2OGPTError, RequestError, UpstreamError
@@ -13,26 +14,33 @@ from h2ogpt.prompting import Message, RenderedPrompt, check_prompt_type, render_
 from h2ogpt.request import AnswerRequest
 from h2ogpt.settings import Settings
 
+if TYPE_CHECKING:
+    from h2ogpt.documents import DocumentStore
+
+NO_DOCUMENTS = "LLM"  # --langchain_mode / collection value meaning: no documents
+
 log = logging.getLogger(__name__)
 
 MESSAGE_OVERHEAD_TOKENS = 4  # role markers a chat template adds around each message
 
 
 class Pipeline:
-    """Turns AnswerRequests into events using one backend and the Settings' defaults."""
+    """Turns AnswerRequests into events using one backend, optional document collections
+    and the Settings' defaults."""
 
-    def __init__(self, settings: Settings, backend: Backend) -> None:
+    def __init__(self, settings: Settings, backend: Backend, documents: DocumentStore | None = None) -> None:
         check_prompt_type(settings.prompt_type)
         self.settings = settings
         self.backend = backend
+        self.documents = documents
 
-    def answer(self, request: AnswerRequest) -> Iterator[Event]:
-        """Stream the answer: TokenDelta events, then a FinalAnswer, or one ErrorEvent.
-
-        Closing the iterator cancels generation.
+    def answer(self, request: AnswerRequest, user: str | None = None) -> Iterator[Event]:
+        """Stream the answer: TokenDelta events (after SourcesFound when it comes from
+        documents), then a FinalAnswer, or one ErrorEvent. ``user`` selects whose private
+        collections may be read. Closing the iterator cancels generation.
         """
         try:
-            yield from self._answer(request)
+            yield from self._answer(request, user)
         except UpstreamError as exc:
             yield ErrorEvent(str(exc), "upstream")
         except H2OGPTError as exc:
@@ -41,7 +49,41 @@ class Pipeline:
             log.exception("answer failed")
             yield ErrorEvent(f"internal error: {exc}", "internal")
 
-    def _answer(self, request: AnswerRequest) -> Iterator[Event]:
+    def _answer(self, request: AnswerRequest, user: str | None) -> Iterator[Event]:
+        collection = self.collection_for(request, user)
+        if collection is None:
+            yield from self._chat(request, [m.model_dump() for m in request.messages])
+            return
+        from h2ogpt.document_qa import DocumentQA
+
+        qa = DocumentQA(self.documents, self.backend, self._chat, collection, user)
+        yield from qa.run(request, request.sampling_params(self.settings))
+
+    def collection_for(self, request: AnswerRequest, user: str | None) -> str | None:
+        """The collection to answer from, or None for a plain chat.
+
+        An explicitly requested collection must exist; the default (--langchain_mode) is
+        used only when it exists and holds documents.
+        """
+        explicit = request.collection is not None
+        name = request.collection if explicit else self.settings.langchain_mode
+        if request.prompt is not None or not name or name == NO_DOCUMENTS:
+            return None
+        if self.documents is None:
+            if explicit:
+                raise RequestError(f"collection={name}: documents are not enabled in this server")
+            return None
+        counts = {c.name: c.documents for c in self.documents.list_collections(user)}
+        if name not in counts:
+            if explicit:
+                raise RequestError(
+                    f"collection={name}: no such collection; choose one of {', '.join(counts)}"
+                )
+            return None
+        return name if explicit or counts[name] else None
+
+    def _chat(self, request: AnswerRequest, messages: list[Message]) -> Iterator[Event]:
+        """Generate for ``messages`` (or the request's raw prompt) with the request's settings."""
         params = request.sampling_params(self.settings)
         prompt_type = self.settings.prompt_type if request.prompt_type is None else request.prompt_type
         system_prompt = (
@@ -50,7 +92,7 @@ class Pipeline:
         if request.prompt is not None:  # raw text: no chat template, no history to trim
             kept, rendered, trim = [], RenderedPrompt(request.prompt), None
         else:
-            messages = with_system_prompt([m.model_dump() for m in request.messages], system_prompt)
+            messages = with_system_prompt(messages, system_prompt)
             budget = self.backend.info.context_length - params.max_new_tokens
             kept, rendered, trim = self.fit_context(messages, prompt_type, budget)
         if rendered is None:  # the backend's server renders the chat
