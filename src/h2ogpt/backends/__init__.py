@@ -53,5 +53,7 @@ def create_backend(settings: Settings) -> Backend:
     kind = backend_kind(settings)
     factory = BACKEND_FACTORIES.get(kind)
     if factory is None:
-        raise ConfigError(f"--inference_server={settings.inference_server}: no backend '{kind}' is registered")
+        raise ConfigError(
+            f"--inference_server={settings.inference_server}: no backend '{kind}' is registered"
+        )
     return factory(settings)
