@@ -32,10 +32,9 @@ def start(settings: Settings) -> int:
 
     if not settings.cli:
         return run_server(settings)
-    from h2ogpt.backends import create_backend
-    from h2ogpt.pipeline import Pipeline
+    from h2ogpt.core import build_pipeline
 
-    pipeline = Pipeline(settings, create_backend(settings))
+    pipeline = build_pipeline(settings)
     with serve_in_thread(settings, pipeline):
         return run_cli(settings, pipeline=pipeline)
 

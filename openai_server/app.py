@@ -8,7 +8,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 
 import h2ogpt
-from openai_server import routes_chat, routes_completions, routes_embeddings, routes_models
+from openai_server import (
+    routes_chat,
+    routes_collections,
+    routes_completions,
+    routes_embeddings,
+    routes_models,
+)
 from openai_server.auth import AuthMiddleware, load_api_keys
 from openai_server.bridge import ClientDisconnected
 from openai_server.errors import install_error_handlers
@@ -52,7 +58,7 @@ def create_app(state: ServerState, max_body_bytes: int = MAX_BODY_BYTES) -> Fast
     app.state.server = state
     install_error_handlers(app, unknown_field_hint)
     app.add_exception_handler(ClientDisconnected, _client_gone)
-    for module in (routes_chat, routes_completions, routes_models, routes_embeddings):
+    for module in (routes_chat, routes_completions, routes_models, routes_embeddings, routes_collections):
         app.include_router(module.router)
     # added last = outermost: keys are checked first, then the body size, then admission
     app.add_middleware(AdmissionMiddleware, max_in_flight=state.settings.max_queue)

@@ -69,7 +69,16 @@ def chat_completion(meta: ResponseMeta, final: FinalAnswer, logprobs: bool) -> d
         "model": meta.model,
         "choices": choices,
         "usage": usage_dict([final.usage]),
+        **({"sources": sources_list(final)} if final.sources else {}),
     }
+
+
+def sources_list(final: FinalAnswer) -> list[dict[str, Any]]:
+    """h2oGPT's extra response field: the documents the answer cites, numbered as in [n]."""
+    return [
+        {"number": s.number, "source": s.source, "page": s.page, "score": s.score, "text": s.text}
+        for s in final.sources
+    ]
 
 
 def chat_chunk(

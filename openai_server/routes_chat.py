@@ -11,6 +11,7 @@ from h2ogpt.events import ErrorEvent, Event, FinalAnswer, TokenDelta
 from openai_server.bridge import EventSource, final_answers, first_event
 from openai_server.convert import chat_request
 from openai_server.errors import ERROR_RESPONSES, from_event
+from openai_server.identity import request_user
 from openai_server.render import (
     ResponseMeta,
     chat_chunk,
@@ -61,7 +62,7 @@ async def create_chat_completion(body: ChatCompletionRequest, request: Request) 
     state: ServerState = request.app.state.server
     model = state.chat_model(body.model)
     answer_request = chat_request(body)
-    source = EventSource(state.pipeline().answer(answer_request), state.limiter)
+    source = EventSource(state.pipeline().answer(answer_request, request_user(request)), state.limiter)
     meta = ResponseMeta.new("chatcmpl", model)
     if body.stream:
         first = await first_event(request, source)

@@ -16,6 +16,7 @@ from h2ogpt.events import Choice, ErrorEvent, Event, FinalAnswer, TokenDelta
 from openai_server.bridge import EventSource, final_answers, first_event
 from openai_server.convert import completion_requests
 from openai_server.errors import ERROR_RESPONSES, from_event
+from openai_server.identity import request_user
 from openai_server.render import ResponseMeta, completion, finish_reason, legacy_logprobs, usage_dict
 from openai_server.schemas import CompletionRequest
 from openai_server.sse import DONE, SSEResponse, sse_data
@@ -105,7 +106,7 @@ async def create_completion(body: CompletionRequest, request: Request) -> Respon
     model = state.chat_model(body.model)
     answer_requests = completion_requests(body)
     pipeline = state.pipeline()
-    sources = [EventSource(pipeline.answer(r), state.limiter) for r in answer_requests]
+    sources = [EventSource(pipeline.answer(r, request_user(request)), state.limiter) for r in answer_requests]
     prompts = [r.prompt or "" for r in answer_requests]
     with_usage = bool(body.stream and body.stream_options and body.stream_options.include_usage)
     shape = CompletionShape(

@@ -26,10 +26,10 @@ MODEL_ALIAS = "h2ogpt"  # accepted in place of the served model id
 
 
 def load_pipeline(settings: Settings) -> Pipeline:
-    """The default loader: the backend the Settings name (slow: seconds)."""
-    from h2ogpt.backends import create_backend
+    """The model, the document collections and the pipeline, as the Settings ask (slow)."""
+    from h2ogpt.core import build_pipeline
 
-    return Pipeline(settings, create_backend(settings))
+    return build_pipeline(settings)
 
 
 class ServerState:

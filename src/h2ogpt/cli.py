@@ -10,9 +10,9 @@ import logging
 import sys
 from typing import TextIO
 
-from h2ogpt.backends import create_backend
+from h2ogpt.core import build_pipeline
 from h2ogpt.errors import ConfigError
-from h2ogpt.events import ErrorEvent, FinalAnswer, TokenDelta
+from h2ogpt.events import ErrorEvent, FinalAnswer, SourcesFound, TokenDelta
 from h2ogpt.pipeline import Pipeline
 from h2ogpt.prompting import check_prompt_type
 from h2ogpt.request import AnswerRequest, ChatMessage
@@ -48,8 +48,12 @@ class TerminalChat:
                     text += event.text
                     self.out.write(event.text)
                     self.out.flush()
+                elif isinstance(event, SourcesFound) and not event.sources:
+                    self.err.write(f"[nothing relevant found in {event.collection}]\n")
                 elif isinstance(event, FinalAnswer):
                     text = event.text
+                    for source in event.sources:
+                        self.err.write(f"\n  [{source.number}] {source.label}")
                     if event.trim:
                         self.err.write(
                             f"\n[history trimmed: the {event.trim.dropped_messages} oldest messages "
@@ -112,7 +116,7 @@ def run_cli(settings: Settings, stdin: TextIO = sys.stdin, pipeline: Pipeline | 
     """
     check_prompt_type(settings.prompt_type)  # before the slow model load
     question = None if settings.cli_loop else one_shot_prompt(settings, stdin)
-    chat = TerminalChat(pipeline or Pipeline(settings, create_backend(settings)))
+    chat = TerminalChat(pipeline or build_pipeline(settings))
     if question is None:
         return chat.loop(stdin)
     error = chat.ask(question)

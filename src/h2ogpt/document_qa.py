@@ -104,9 +104,14 @@ class DocumentQA:
                 first_cited = first_cited or cited
             yield FinalAnswer(choices, event.usage, event.model, event.trim, first_cited)
 
-    def _fixed_answer(self, text: str, sources: list[CitedSource] | None = None) -> Iterator[Event]:
+    def _fixed_answer(
+        self, text: str, sources: list[CitedSource] | None = None, usage: Usage | None = None
+    ) -> Iterator[Event]:
+        """An answer made without streaming generation (a message, or batched map results)."""
         yield TokenDelta(text)
-        yield FinalAnswer([Choice(0, text, "stop")], Usage(0, 0), self.backend.info.name, None, sources or [])
+        yield FinalAnswer(
+            [Choice(0, text, "stop")], usage or Usage(0, 0), self.backend.info.name, None, sources or []
+        )
 
     # --- Summarize and Extract -----------------------------------------------------------
     def _map(self, prompts: list[str], params: SamplingParams) -> tuple[list[str], Usage]:
@@ -153,7 +158,7 @@ class DocumentQA:
             [SUMMARIZE_PROMPT.format(text="\n\n".join(c.text for c in g)) for g in groups], params
         )
         if len(partials) == 1:
-            yield from self._fixed_answer(partials[0], chunks)
+            yield from self._fixed_answer(partials[0], chunks, usage)
             return
         combine = COMBINE_PROMPT.format(text="\n\n".join(f"- {p}" for p in partials))
         for event in self.chat(request, [{"role": "user", "content": combine}]):
@@ -182,5 +187,4 @@ class DocumentQA:
         answers, usage = self._map(prompts, params)
         lines = [f"- {a} [{s.number}]" for a, s in zip(answers, sources, strict=True) if a]
         text = "\n".join(lines) or NOT_FOUND.format(collection=self.collection)
-        yield TokenDelta(text)
-        yield FinalAnswer([Choice(0, text, "stop")], usage, self.backend.info.name, None, sources)
+        yield from self._fixed_answer(text, sources, usage)

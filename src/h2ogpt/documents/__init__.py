@@ -147,6 +147,27 @@ class DocumentStore:
         top_k = self.settings.top_k_docs if k is None else k
         return search(opened, self.embedder, query, top_k, sources, mode, self.reranker)
 
+    def document_chunks(
+        self,
+        collection: str | None,
+        sources: Sequence[str] | None = None,
+        user: str | None = None,
+        limit: int | None = None,
+    ) -> list[SearchHit]:
+        """Chunks of whole documents in reading order (for summarizing or extracting), score 0;
+        all documents of the collection when ``sources`` is None, at most ``limit`` chunks."""
+        opened = self.registry.open(self.registry.resolve(collection, user))
+        wanted = set(sources) if sources else None
+        hits: list[SearchHit] = []
+        with opened.lock:
+            for doc in opened.catalog.documents():
+                if wanted is not None and doc.source not in wanted:
+                    continue
+                hits.extend(SearchHit.from_chunk(c, 0.0) for c in opened.store.source_chunks(doc.source))
+                if limit is not None and len(hits) >= limit:
+                    return hits[:limit]
+        return hits
+
     def list_documents(self, collection: str | None = None, user: str | None = None) -> list[DocumentInfo]:
         return self.registry.open(self.registry.resolve(collection, user)).catalog.documents()
 

@@ -1,0 +1,39 @@
+"""Build the core a face needs from the Settings: backend, document collections, pipeline."""
+
+from __future__ import annotations
+
+import logging
+
+from h2ogpt.backends import create_backend
+from h2ogpt.pipeline import NO_DOCUMENTS, Pipeline
+from h2ogpt.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def open_documents(settings: Settings):
+    """The document collections, with ``--user_path`` ingested into UserData (unchanged
+    files are skipped, so a restart is quick); None when ``--langchain_mode=LLM``."""
+    if settings.langchain_mode == NO_DOCUMENTS and not settings.user_path:
+        return None
+    from h2ogpt.documents import SHARED_COLLECTION, DocumentStore
+
+    store = DocumentStore(settings)
+    if settings.user_path:
+        log.info("Ingesting %s into %s", settings.user_path, SHARED_COLLECTION)
+        report = store.ingest([settings.user_path], collection=SHARED_COLLECTION, show_progress=True)
+        for failure in report.failed:
+            log.warning("Not ingested: %s: %s", failure.source, failure.reason)
+        log.info(
+            "%s: %d files ok, %d failed, %d new chunks",
+            SHARED_COLLECTION,
+            len(report.ok),
+            len(report.failed),
+            report.chunks_added,
+        )
+    return store
+
+
+def build_pipeline(settings: Settings) -> Pipeline:
+    """The answer pipeline over the backend and the collections the Settings ask for."""
+    return Pipeline(settings, create_backend(settings), open_documents(settings))
