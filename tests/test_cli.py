@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
 from conftest import run_generate
 from h2ogpt.cli import TerminalChat
@@ -65,3 +66,26 @@ def test_terminal_chat_history(settings, backend):
     assert "Ada" in chat.history[-1].content
     chat.reset()
     assert chat.history == []
+
+
+def test_cli_answers_from_user_path_documents(data_dir, converted_model_dir, tmp_path):
+    """--user_path is ingested into UserData at start; the answer lists its sources."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "fake-memo.pdf").write_bytes(Path("/work/shared/data/docs/fake-memo.pdf").read_bytes())
+    own_data = tmp_path / "data"
+    own_data.mkdir()
+    (own_data / "converted").symlink_to(data_dir / "converted")  # reuse the converted model
+    result = run_generate(
+        "--cli=True",
+        "--cli_loop=False",
+        "--langchain_mode=UserData",
+        f"--user_path={docs}",
+        "--max_new_tokens=24",
+        "--prompt=How many trucks were used?",
+        data_dir=own_data,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "UserData: 1 files ok, 0 failed" in result.stderr
+    assert "[1] fake-memo.pdf, page 1" in result.stderr and re.search(r"\[\d\]", result.stdout)
+    assert NO_VIOLATIONS in result.stderr
