@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from h2ogpt.backends import create_backend
-from h2ogpt.pipeline import NO_DOCUMENTS, Pipeline
-from h2ogpt.settings import Settings
+from h2ogpt.pipeline import Pipeline
+from h2ogpt.settings import NO_DOCUMENTS, Settings
 
 log = logging.getLogger(__name__)
 

@@ -12,12 +12,11 @@ from h2ogpt.errors import H2OGPTError, RequestError, UpstreamError
 from h2ogpt.events import Choice, ErrorEvent, Event, FinalAnswer, HistoryTrim, TokenDelta, Usage
 from h2ogpt.prompting import Message, RenderedPrompt, check_prompt_type, render_prompt, with_system_prompt
 from h2ogpt.request import AnswerRequest
-from h2ogpt.settings import Settings
+from h2ogpt.settings import NO_DOCUMENTS, Settings
 
 if TYPE_CHECKING:
     from h2ogpt.documents import DocumentStore
 
-NO_DOCUMENTS = "LLM"  # --langchain_mode / collection value meaning: no documents
 
 log = logging.getLogger(__name__)
 

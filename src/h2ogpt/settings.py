@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+NO_DOCUMENTS = "LLM"  # the --langchain_mode / collection value meaning: chat without documents
+
 
 def default_data_dir() -> Path:
     """Where chats, collections and converted models live unless ``--data_dir`` says otherwise."""

@@ -28,13 +28,12 @@ from h2ogpt.documents.bm25 import BM25Index
 from h2ogpt.documents.catalog import Catalog
 from h2ogpt.documents.stores.base import VectorStore
 from h2ogpt.errors import H2OGPTError
-from h2ogpt.settings import Settings
+from h2ogpt.settings import NO_DOCUMENTS, Settings
 
 log = logging.getLogger(__name__)
 
 SHARED_COLLECTION = "UserData"
 PERSONAL_COLLECTION = "MyData"
-NO_DOCUMENTS = "LLM"
 LOCAL_USER = "local"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{3,63}$")
 
