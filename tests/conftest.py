@@ -23,6 +23,8 @@ from h2ogpt.settings import Settings
 REPO = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
 TEST_DATA_DIR = Path(os.environ.get("H2OGPT_TEST_DATA_DIR", REPO / ".cache" / "test-data"))
+SHARED_DATA = REPO.parent / "shared" / "data"  # the team's evaluation data, beside the checkout
+assert SHARED_DATA.is_dir(), f"the shared evaluation data is missing: expected it at {SHARED_DATA}"
 
 netguard.install()
 

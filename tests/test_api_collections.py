@@ -10,10 +10,11 @@ import openai
 import pytest
 from api_fixtures import API_KEYS, start
 
+from conftest import SHARED_DATA
 from h2ogpt.documents import DocumentStore
 from h2ogpt.pipeline import Pipeline
 
-DOCS = Path("/work/shared/data/docs")
+DOCS = SHARED_DATA / "docs"
 
 
 @pytest.fixture(scope="module")

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import datetime
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from conftest import SHARED_DATA
+
 pytest_plugins = ["api_fixtures"]
 
-SPEC = Path(__file__).resolve().parents[2] / "shared" / "data" / "openai-openapi" / "openapi.yaml"
-pytestmark = pytest.mark.skipif(not SPEC.is_file(), reason=f"the OpenAI spec is not at {SPEC}")
+SPEC = SHARED_DATA / "openai-openapi" / "openapi.yaml"
 
 
 def _nullable_to_anyof(node: Any) -> Any:

@@ -82,7 +82,6 @@ def test_aliases_the_core_declares_are_fields_of_their_own():
     assert extra_values(body, AliasedAnswerRequest) == {"budget": 3}
 
 
-@pytest.mark.skipif("collection" not in AnswerRequest.model_fields, reason="the core has no collections yet")
 def test_langchain_mode_reaches_the_core(http):
     body = {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 2, "langchain_mode": "LLM"}
     reply = http.post("/v1/chat/completions", json=body)

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import io
 import re
-from pathlib import Path
 
-from conftest import run_generate
+from conftest import SHARED_DATA, run_generate
 from h2ogpt.cli import TerminalChat
 from h2ogpt.pipeline import Pipeline
 
@@ -72,7 +71,7 @@ def test_cli_answers_from_user_path_documents(data_dir, converted_model_dir, tmp
     """--user_path is ingested into UserData at start; the answer lists its sources."""
     docs = tmp_path / "docs"
     docs.mkdir()
-    (docs / "fake-memo.pdf").write_bytes(Path("/work/shared/data/docs/fake-memo.pdf").read_bytes())
+    (docs / "fake-memo.pdf").write_bytes((SHARED_DATA / "docs" / "fake-memo.pdf").read_bytes())
     own_data = tmp_path / "data"
     own_data.mkdir()
     (own_data / "converted").symlink_to(data_dir / "converted")  # reuse the converted model

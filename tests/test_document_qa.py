@@ -5,17 +5,17 @@ from __future__ import annotations
 import collections
 import json
 import re
-from pathlib import Path
 
 import pytest
 
+from conftest import SHARED_DATA
 from h2ogpt.documents import DocumentStore
 from h2ogpt.events import ErrorEvent, FinalAnswer, SourcesFound, TokenDelta
 from h2ogpt.pipeline import Pipeline
 from h2ogpt.request import AnswerRequest
 
-DOCS = Path("/work/shared/data/docs")
-SEC = Path("/work/shared/data/sec10q_pdf_qa")
+DOCS = SHARED_DATA / "docs"
+SEC = SHARED_DATA / "sec10q_pdf_qa"
 
 
 def ask(pipeline, question, user=None, **fields):

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from conftest import SHARED_DATA
 from h2ogpt.documents.loaders import (
     SUPPORTED_EXTENSIONS,
     DocumentLoadError,
@@ -32,9 +33,7 @@ from h2ogpt.documents.loaders import (
 )
 from h2ogpt.documents.loaders.common import make_doc
 
-DOCS = Path(__file__).resolve().parents[2] / "shared" / "data" / "docs"
-if not (DOCS / "manifest.json").is_file():
-    pytest.skip(f"shared test documents not found in {DOCS}", allow_module_level=True)
+DOCS = SHARED_DATA / "docs"
 MANIFEST = json.loads((DOCS / "manifest.json").read_text())
 BY_FILE = {entry["file"]: entry for entry in MANIFEST}
 DAMAGED = "append-page-content-damaged.pdf"

@@ -9,32 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from langchain_core.documents import Document
 
-import h2ogpt.documents
 from h2ogpt.documents.make_db import main
 
 REPO = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
-
-
-def loaders_installed() -> bool:
-    try:
-        from h2ogpt.documents.loaders import load_paths  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def plain_text_loader(paths):
-    """Tiny test-only stand-in used while the document loaders are not installed."""
-    return [Document(Path(p).read_text(encoding="utf-8"), metadata={"source": p}) for p in paths], []
-
-
-@pytest.fixture(autouse=True)
-def loader(monkeypatch: pytest.MonkeyPatch) -> None:
-    if not loaders_installed():
-        monkeypatch.setattr(h2ogpt.documents, "default_loader", lambda: plain_text_loader)
 
 
 @pytest.fixture
@@ -112,7 +91,6 @@ def test_module_entry_help() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not loaders_installed(), reason="needs the document loaders package")
 def test_module_entry_with_real_loaders(tmp_path: Path, user_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(TESTS), "OMP_NUM_THREADS": "1"}
     code = "import sys, runpy, netguard; netguard.install(); sys.argv[0] = 'make_db'; runpy.run_module('h2ogpt.make_db', run_name='__main__')"
