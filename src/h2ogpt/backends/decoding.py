@@ -324,6 +324,30 @@ class Decoder:
         mask = torch.cat([_left_pad(mask, width, 1), _left_pad(new_mask, width, 1)])
         return cache, mask, torch.cat([logits, new_logits]), rows + new_rows
 
+    def _step_rows(
+        self, rows: Sequence[_Row], chosen: Sequence[int], cancelled: Callable[[int], bool] | None
+    ) -> Iterator[TextDelta | Completion]:
+        """Give each row its chosen token and yield what it produced; returns the positions
+        of the rows that go on (``keep = yield from ...``)."""
+        now = time.monotonic()
+        keep: list[int] = []
+        for i, (row, token) in enumerate(zip(rows, chosen, strict=True)):
+            if cancelled is not None and cancelled(row.index):
+                continue
+            delta = self._advance(row, token)
+            limit = row.params.max_time
+            if not row.finish_reason and limit is not None and now - row.started > limit:
+                row.finish_reason = "time"
+                delta += row.text[row.emitted :]
+                row.emitted = len(row.text)
+            if delta:
+                yield TextDelta(row.index, delta)
+            if row.finish_reason:
+                yield self._completion(row)
+            else:
+                keep.append(i)
+        return keep
+
     @torch.inference_mode()
     def stream_jobs(
         self,
@@ -354,26 +378,7 @@ class Decoder:
                 cache, mask, logits, rows = self._join((cache, mask, logits, rows), new)
             chosen = shaper.choose(self._constrain(shaper.penalize(logits.clone(), rows), rows), rng)
             self._record_logprobs(rows, logits, chosen)
-            now = time.monotonic()
-            keep: list[int] = []
-            for i, (row, token) in enumerate(zip(rows, chosen.tolist(), strict=True)):
-                if cancelled is not None and cancelled(row.index):
-                    continue
-                delta = self._advance(row, token)
-                if (
-                    not row.finish_reason
-                    and row.params.max_time is not None
-                    and now - row.started > row.params.max_time
-                ):
-                    row.finish_reason = "time"
-                    delta += row.text[row.emitted :]
-                    row.emitted = len(row.text)
-                if delta:
-                    yield TextDelta(row.index, delta)
-                if row.finish_reason:
-                    yield self._completion(row)
-                else:
-                    keep.append(i)
+            keep = yield from self._step_rows(rows, chosen.tolist(), cancelled)
             if not keep:
                 return
             if len(keep) < len(rows):
