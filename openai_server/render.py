@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -10,7 +11,6 @@ from typing import Any
 
 from h2ogpt.backends.base import TokenLogprob
 from h2ogpt.events import FinalAnswer, Usage
-from openai_server.tokens import finite_logprob, token_bytes, token_text
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,11 @@ class ResponseMeta:
     @classmethod
     def new(cls, prefix: str, model: str) -> ResponseMeta:
         return cls(f"{prefix}-{uuid.uuid4().hex}", int(time.time()), model)
+
+
+def finite_logprob(value: float) -> float:
+    """JSON has no -inf: OpenAI writes -9999.0 for "very unlikely"."""
+    return value if math.isfinite(value) else -9999.0
 
 
 def finish_reason(reason: str) -> str:
@@ -41,7 +46,11 @@ def usage_dict(usages: Iterable[Usage]) -> dict[str, int]:
 
 # --- chat ----------------------------------------------------------------------------------
 def _token_entry(token: str, logprob: float) -> dict[str, Any]:
-    return {"token": token_text(token), "logprob": finite_logprob(logprob), "bytes": list(token_bytes(token))}
+    return {
+        "token": token,
+        "logprob": finite_logprob(logprob),
+        "bytes": list(token.encode("utf-8", errors="replace")),
+    }
 
 
 def chat_logprobs(logprobs: Sequence[TokenLogprob]) -> dict[str, Any]:
@@ -105,14 +114,14 @@ def legacy_logprobs(logprobs: Sequence[TokenLogprob], start: int) -> dict[str, A
     """The completions endpoint's logprobs; ``start`` is where the answer begins in ``text``."""
     tokens, offsets, offset = [], [], start
     for t in logprobs:
-        text = token_text(t.token)
+        text = t.token
         tokens.append(text)
         offsets.append(offset)
         offset += len(text)
     return {
         "tokens": tokens,
         "token_logprobs": [finite_logprob(t.logprob) for t in logprobs],
-        "top_logprobs": [{token_text(tok): finite_logprob(lp) for tok, lp in t.top} for t in logprobs],
+        "top_logprobs": [{tok: finite_logprob(lp) for tok, lp in t.top} for t in logprobs],
         "text_offset": offsets,
     }
 

@@ -138,8 +138,11 @@ class ServerState:
         """The embedder, loaded once (blocking: call it from a worker thread)."""
         with self._embedder_lock:
             if self._embedder is None:
-                try:
-                    self._embedder = Embedder.from_settings(self.settings)
+                documents = self._pipeline.documents if self._pipeline is not None else None
+                try:  # one model: the document collections' embedder when they are on
+                    self._embedder = (
+                        documents.embedder if documents is not None else Embedder.from_settings(self.settings)
+                    )
                 except H2OGPTError as exc:
                     raise ApiError(
                         503, f"embeddings are not available: {exc}", code="model_unavailable"

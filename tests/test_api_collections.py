@@ -89,3 +89,11 @@ def test_collection_errors(doc_server):
         assert http.delete("/v1/collections/team-notes").json()["deleted"] is True
     with httpx.Client(base_url=doc_server.url) as anonymous:
         assert anonymous.get("/v1/collections").status_code == 401
+
+
+def test_embeddings_use_the_collections_model(doc_server):
+    with client_for(doc_server, API_KEYS[0]) as http:
+        assert http.post("/v1/embeddings", json={"input": "hello"}).status_code == 200
+    assert doc_server.state.embedder() is doc_server.state.pipeline().documents.embedder, (
+        "one model, loaded once"
+    )

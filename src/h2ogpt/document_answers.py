@@ -12,9 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
-
-Action = Literal["Query", "Summarize", "Extract"]
+from typing import Protocol
 
 QUERY_INSTRUCTIONS = (
     "Answer the question using only the numbered sources below. Cite the sources you use "
