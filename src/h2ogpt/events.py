@@ -7,6 +7,7 @@ from typing import Literal
 
 from h2ogpt.backends.base import FinishReason, TokenLogprob
 from h2ogpt.document_answers import CitedSource
+from h2ogpt.scaling.types import ScalingProgress, ScalingResult
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class FinalAnswer:
     model: str
     trim: HistoryTrim | None = None
     sources: list[CitedSource] = field(default_factory=list)  # those the first choice cites
+    scaling: ScalingResult | None = None  # the candidates, votes and scores of a scaled answer
 
     @property
     def text(self) -> str:
@@ -73,4 +75,4 @@ class ErrorEvent:
     kind: Literal["bad_request", "upstream", "internal"] = "bad_request"
 
 
-Event = TokenDelta | SourcesFound | FinalAnswer | ErrorEvent
+Event = TokenDelta | SourcesFound | ScalingProgress | FinalAnswer | ErrorEvent

@@ -7,11 +7,12 @@ import logging
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from h2ogpt.backends.base import Backend, Completion
+from h2ogpt.backends.base import Backend, Completion, SamplingParams
 from h2ogpt.errors import H2OGPTError, RequestError, UpstreamError
 from h2ogpt.events import Choice, ErrorEvent, Event, FinalAnswer, HistoryTrim, TokenDelta, Usage
 from h2ogpt.prompting import Message, RenderedPrompt, check_prompt_type, render_prompt, with_system_prompt
 from h2ogpt.request import AnswerRequest
+from h2ogpt.scaling_options import ScalingOptions
 from h2ogpt.settings import NO_DOCUMENTS, Settings
 
 if TYPE_CHECKING:
@@ -94,6 +95,10 @@ class Pipeline:
             messages = with_system_prompt(messages, system_prompt)
             budget = self.backend.info.context_length - params.max_new_tokens
             kept, rendered, trim = self.fit_context(messages, prompt_type, budget)
+        options = request.scaling_options(self.settings)
+        if options.scaling_algorithm != "none":
+            yield from self._scaled(request, options, kept, rendered, params, prompt_type, trim)
+            return
         if rendered is None:  # the backend's server renders the chat
             events = self.backend.stream_chat(kept, params, request.n)
         else:
@@ -111,6 +116,45 @@ class Pipeline:
             usage=Usage(completions[0].prompt_tokens, sum(c.completion_tokens for c in completions)),
             model=self.backend.info.name,
             trim=trim,
+        )
+
+    def _scaled(
+        self,
+        request: AnswerRequest,
+        options: ScalingOptions,
+        messages: list[Message],
+        rendered: RenderedPrompt | None,
+        params: SamplingParams,
+        prompt_type: str,
+        trim: HistoryTrim | None,
+    ) -> Iterator[Event]:
+        """An answer found by inference-time scaling: progress events, then the chosen answer."""
+        from h2ogpt import scaling
+
+        if request.n != 1:
+            raise RequestError(
+                f"n={request.n}: with scaling_algorithm there is one answer; use budget instead"
+            )
+        task = scaling.ScalingTask(
+            backend=self.backend,
+            messages=messages,
+            prompt=None if rendered is None else rendered.text,
+            params=params,
+            options=options,
+            prompt_type=prompt_type,
+            max_batch=self.settings.max_batch_rows,
+            score_model=self.settings.score_model,
+            prm_model=self.settings.prm_model,
+        )
+        result = yield from scaling.stream(task)
+        chosen = result.the_one
+        yield TokenDelta(chosen.text)
+        yield FinalAnswer(
+            choices=[Choice(0, chosen.text, chosen.finish_reason)],
+            usage=Usage(result.usage.total_prompt_tokens, result.usage.total_completion_tokens),
+            model=self.backend.info.name,
+            trim=trim,
+            scaling=result,
         )
 
     def _measure(self, messages: list[Message], prompt_type: str) -> tuple[RenderedPrompt | None, int]:

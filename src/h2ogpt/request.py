@@ -9,7 +9,13 @@ from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from h2ogpt.backends.base import SamplingParams
+from h2ogpt.backends.base import GREEDY_BELOW, SamplingParams
+from h2ogpt.scaling_options import (
+    DEFAULT_SCALING_TEMPERATURE,
+    ScalingOptions,
+    ScalingRequestFields,
+    merge_options,
+)
 from h2ogpt.settings import Settings
 
 
@@ -32,8 +38,8 @@ class ChatMessage(BaseModel):
     _valid_content = field_validator("content")(classmethod(lambda cls, v: _encodable(v)))
 
 
-class AnswerRequest(BaseModel):
-    """Everything that shapes one answer."""
+class AnswerRequest(ScalingRequestFields):
+    """Everything that shapes one answer (the scaling options included)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -106,16 +112,32 @@ class AnswerRequest(BaseModel):
     def from_prompt(cls, prompt: str, **fields) -> AnswerRequest:
         return cls(messages=[ChatMessage(role="user", content=prompt)], **fields)
 
+    def scaling_options(self, settings: Settings) -> ScalingOptions:
+        """The scaling options, falling back to Settings for what the request leaves open."""
+        return merge_options(self, settings)
+
     def sampling_params(self, settings: Settings) -> SamplingParams:
-        """The sampling parameters, falling back to Settings for what the request leaves open."""
+        """The sampling parameters, falling back to Settings for what the request leaves open.
+
+        A scaled answer needs varied candidates: unless the request itself sets a temperature,
+        a greedy default becomes DEFAULT_SCALING_TEMPERATURE.
+        """
 
         def pick(name: str):
             value = getattr(self, name)
             return getattr(settings, name) if value is None else value
 
+        temperature = pick("temperature")
+        if (
+            self.temperature is None
+            and temperature < GREEDY_BELOW
+            and self.scaling_options(settings).scaling_algorithm != "none"
+        ):
+            temperature = DEFAULT_SCALING_TEMPERATURE
+
         return SamplingParams(
             max_new_tokens=pick("max_new_tokens"),
-            temperature=pick("temperature"),
+            temperature=temperature,
             top_p=pick("top_p"),
             top_k=pick("top_k"),
             repetition_penalty=pick("repetition_penalty"),

@@ -10,7 +10,9 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from h2ogpt.scaling_options import ScalingOptions
 
 NO_DOCUMENTS = "LLM"  # the --langchain_mode / collection value meaning: chat without documents
 
@@ -21,8 +23,9 @@ def default_data_dir() -> Path:
     return Path(base) / "h2ogpt"
 
 
-class Settings(BaseModel):
-    """All options. Field descriptions are the ``--help`` text."""
+class Settings(ScalingOptions):
+    """All options. Field descriptions are the ``--help`` text; the scaling options
+    (``--scaling_algorithm``, ``--budget``, ...) come from ScalingOptions."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -75,6 +78,18 @@ class Settings(BaseModel):
     seed: int | None = Field(None, description="Random seed for sampling; None: a fresh seed each time.")
     max_time: float = Field(
         600.0, gt=0.0, description="Seconds after which generation stops and returns what it has."
+    )
+
+    # --- reward models for inference-time scaling -----------------------------------------
+    score_model: str = Field(
+        "",
+        description="Local HF sequence-classification reward model folder scoring whole answers "
+        "(outcome_reward=score-model). Empty: none.",
+    )
+    prm_model: str = Field(
+        "",
+        description="Local HF process reward model folder (Qwen2.5-Math-PRM style) scoring each step "
+        "(process_reward=prm). Empty: none.",
     )
 
     # --- embeddings ------------------------------------------------------------------------

@@ -85,6 +85,44 @@ class ContinuationScore:
 
 
 @dataclass(frozen=True)
+class StepOutput:
+    """One step a row of a step session generated."""
+
+    text: str  # without the step's stop string
+    token_ids: tuple[int, ...]  # the tokens fed to the model (local sessions; empty remotely)
+    ended: bool  # the answer ended inside this step (end of sequence or max_new_tokens)
+    completion_tokens: int
+    mean_logprob: float
+
+
+@runtime_checkable
+class StepSession(Protocol):
+    """Rows of one prompt extended step by step, each row keeping its state between steps.
+
+    A local session keeps each row's KV cache: a step feeds only the new tokens, and
+    ``select`` reorders or copies rows (resampling) without encoding anything again.
+    """
+
+    prompt_tokens: int  # tokens of the prompt
+    prompt_encodes: int  # how many times prompt tokens were run through the model
+
+    @property
+    def rows(self) -> int: ...
+
+    def extend(self, rows: Sequence[int], params: SamplingParams) -> list[StepOutput]:
+        """The next step of each of ``rows`` (in one batch), ending at a stop string of
+        ``params``, the end of sequence, or ``params.max_new_tokens`` for the whole answer."""
+
+    def select(self, rows: Sequence[int]) -> None:
+        """Keep these rows, in this order; a row named twice is copied."""
+
+    def add(self, prefixes: Sequence[Sequence[StepOutput]]) -> None:
+        """New rows (appended) that continue after the given steps."""
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
 class ModelInfo:
     name: str
     context_length: int

@@ -22,9 +22,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from h2ogpt.backends.base import Completion, ContinuationScore, SamplingParams, TextDelta
+from h2ogpt.backends.base import Completion, ContinuationScore, SamplingParams, StepOutput, TextDelta
 from h2ogpt.backends.decoding import DecodeJob
 from h2ogpt.backends.local import LocalBackend
+from h2ogpt.backends.step_session import KVStepSession
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +108,16 @@ class BatchingBackend:
         return _completions(self._run_job(_Job(decode, params, key=shaping_key(params))))
 
     def score_continuations(self, prompt: str, continuations: Sequence[str]) -> list[ContinuationScore]:
-        job = _Job([], SamplingParams(), call=lambda: self.local.score_continuations(prompt, continuations))
-        (result,) = list(self._run_job(job))
+        return self.on_worker(lambda: self.local.score_continuations(prompt, continuations))
+
+    def open_steps(self, prompt: str, params: SamplingParams, rows: int) -> WorkerStepSession:
+        """A step session whose every call runs on the model's worker thread."""
+        ids = self.local.prompt_ids(prompt, params, rows)  # a bad request fails here, in the caller
+        return WorkerStepSession(self, self.on_worker(lambda: KVStepSession(self.local.decoder, ids, rows)))
+
+    def on_worker(self, call: Callable[[], Any]) -> Any:
+        """Run ``call`` on the model's worker thread between batches; return its result."""
+        (result,) = list(self._run_job(_Job([], SamplingParams(), call=call)))
         return result
 
     # --- the queue -----------------------------------------------------------------------
@@ -228,6 +237,37 @@ class BatchingBackend:
             if remaining[id(job)] and (job.cancelled or self._closed):
                 remaining[id(job)] = 0
                 job.events.put(_DONE)
+
+
+class WorkerStepSession:
+    """A KVStepSession used from any thread: each call is queued for the model worker."""
+
+    def __init__(self, backend: BatchingBackend, session: KVStepSession) -> None:
+        self._backend, self._session = backend, session
+
+    @property
+    def prompt_tokens(self) -> int:
+        return self._session.prompt_tokens
+
+    @property
+    def prompt_encodes(self) -> int:
+        return self._session.prompt_encodes
+
+    @property
+    def rows(self) -> int:
+        return self._session.rows
+
+    def extend(self, rows: Sequence[int], params: SamplingParams) -> list[StepOutput]:
+        return self._backend.on_worker(lambda: self._session.extend(rows, params))
+
+    def select(self, rows: Sequence[int]) -> None:
+        self._backend.on_worker(lambda: self._session.select(rows))
+
+    def add(self, prefixes: Sequence[Sequence[StepOutput]]) -> None:
+        self._backend.on_worker(lambda: self._session.add(prefixes))
+
+    def close(self) -> None:
+        self._backend.on_worker(self._session.close)
 
 
 def _completions(events: Iterator[TextDelta | Completion]) -> list[Completion]:

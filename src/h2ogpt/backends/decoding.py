@@ -170,6 +170,7 @@ class Decoder:
         self.detok = Detokenizer(tokenizer)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(eos_token_ids)
         self.forward_calls = 0
+        self.prefill_tokens = 0  # prompt tokens run through the model (counted for tests)
         self._token_texts: dict[int, str] = {}
 
     def token_text(self, token: int) -> str:
@@ -229,6 +230,7 @@ class Decoder:
             ids[i, width - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
             mask[i, width - len(prompt) :] = 1
         ids, mask = ids.to(self.device), mask.to(self.device)
+        self.prefill_tokens += sum(len(p) for p in prompts)
         cache = DynamicCache()
         out = self._forward(
             input_ids=ids,

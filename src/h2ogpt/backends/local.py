@@ -14,6 +14,7 @@ from h2ogpt.backends.base import (
 from h2ogpt.backends.decoding import Decoder
 from h2ogpt.backends.loading import LoadedModel, load_model
 from h2ogpt.backends.model_source import ModelSource
+from h2ogpt.backends.step_session import KVStepSession
 from h2ogpt.errors import RequestError
 from h2ogpt.settings import Settings
 
@@ -88,6 +89,10 @@ class LocalBackend:
         prompts = [self.prompt_ids(t, params) for t in texts]
         done = [e for e in self.decoder.stream(prompts, params, 1) if isinstance(e, Completion)]
         return sorted(done, key=lambda c: c.index)
+
+    def open_steps(self, prompt: str, params: SamplingParams, rows: int) -> KVStepSession:
+        """A step session of ``rows`` copies of ``prompt`` (prefilled once, caches kept)."""
+        return KVStepSession(self.decoder, self.prompt_ids(prompt, params, rows), rows)
 
     def score_continuations(self, prompt: str, continuations: Sequence[str]) -> list[ContinuationScore]:
         prompt_ids = self.encode(prompt)

@@ -1,0 +1,71 @@
+"""Self-consistency: sample ``budget`` answers, return one with the most common answer.
+
+Answers are compared through a projection (``\\boxed{}``, last number, regex, choice
+letter, text) and math equivalence. Ties are broken by the task's seeded generator, the
+way its_hub breaks them (a uniform choice among every response of a top answer). With
+``adaptive`` the samples stream out of one batch and sampling stops, cancelling the
+rest, once the leader is confidently decided (its_hub's BetaSelfConsistency).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Generator, Sequence
+
+from h2ogpt.backends.base import Completion
+from h2ogpt.scaling.answers import Projection, VoteTally, projection_for, whole_text
+from h2ogpt.scaling.beta import majority_confidence
+from h2ogpt.scaling.task import ScalingTask
+from h2ogpt.scaling.types import Candidate, ScalingProgress, ScalingResult
+
+NAME = "self-consistency"
+
+
+def tally_answers(texts: Sequence[str], project: Projection, equivalence: bool) -> VoteTally:
+    """Votes of ``texts``; when no text has an answer, the whole texts vote."""
+    tally = VoteTally(equivalence)
+    for text in texts:
+        tally.add(project(text))
+    if texts and all(group is None for group in tally.groups):
+        tally = VoteTally(equivalence=False)
+        for text in texts:
+            tally.add(whole_text(text) or "")
+    return tally
+
+
+def select_majority(
+    texts: Sequence[str], project: Projection, equivalence: bool, rng: random.Random
+) -> tuple[VoteTally, int]:
+    """The votes, and the index of a response with the most common answer."""
+    tally = tally_answers(texts, project, equivalence)
+    return tally, rng.choice(tally.leaders())
+
+
+def self_consistency(task: ScalingTask, budget: int) -> Generator[ScalingProgress, None, ScalingResult]:
+    options = task.options
+    project = projection_for(options.answer_projection, options.answer_regex)
+    live = VoteTally(options.math_equivalence)
+    done: list[Completion] = []
+    stopped_early = False
+    stream = task.stream_candidates(budget)
+    try:
+        for completion in stream:
+            done.append(completion)
+            live.add(project(completion.text))
+            votes = live.counts()
+            yield ScalingProgress(NAME, len(done), budget, next(iter(votes), None), votes)
+            decided = options.adaptive and 2 <= len(done) < budget
+            if decided and majority_confidence(*live.top_two()) >= options.confidence_threshold:
+                stopped_early = True
+                break
+    finally:
+        stream.close()
+    done.sort(key=lambda c: c.index)
+    tally, selected = select_majority([c.text for c in done], project, options.math_equivalence, task.rng)
+    candidates = [
+        Candidate(c.text, answer=answer, finish_reason=c.finish_reason)
+        for c, answer in zip(done, tally.answers, strict=True)
+    ]
+    return ScalingResult(
+        NAME, budget, candidates, selected, task.usage, votes=tally.counts(), stopped_early=stopped_early
+    )

@@ -1,0 +1,105 @@
+"""One scaling run's inputs and the generation calls every algorithm shares.
+
+The task hides whether the backend takes rendered prompt text (local model, /completions)
+or chat messages (a chat-native remote server), batches samples up to ``max_batch`` rows
+per call (one shared prefill each), and counts every token spent in ``usage``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from h2ogpt.backends.base import Backend, Completion, SamplingParams
+from h2ogpt.prompting import Message, render_prompt
+from h2ogpt.scaling.types import ScalingUsage
+from h2ogpt.scaling_options import ScalingOptions
+
+JUDGE_TOP_LOGPROBS = 20  # next-token alternatives read when the judge answers in one token
+
+
+@dataclass
+class ScalingTask:
+    """What to answer and how: the conversation, its rendered prompt, sampling and options."""
+
+    backend: Backend
+    messages: list[Message]  # the conversation, system prompt included
+    prompt: str | None  # rendered for the backend; None: the backend renders chats itself
+    params: SamplingParams  # the candidates' sampling (template stop strings included)
+    options: ScalingOptions
+    prompt_type: str = ""
+    max_batch: int = 32
+    score_model: str = ""
+    prm_model: str = ""
+    seed: int | None = None
+    usage: ScalingUsage = field(default_factory=ScalingUsage)
+    rng: random.Random = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed if self.seed is not None else self.params.seed)
+
+    @property
+    def question(self) -> str:
+        """The last user message: what the judges are told the answer is for."""
+        for message in reversed(self.messages):
+            if message["role"] == "user":
+                return message["content"]
+        return self.prompt or ""
+
+    # --- candidates ----------------------------------------------------------------------
+    def stream_candidates(self, n: int, params: SamplingParams | None = None) -> Iterator[Completion]:
+        """``n`` full answers, ``max_batch`` per batched call; yielded as each finishes,
+        numbered 0..n-1. Closing the iterator cancels the unfinished ones."""
+        params = params or self.params
+        done = 0
+        while done < n:
+            size = min(self.max_batch, n - done)
+            if self.prompt is None:
+                events = self.backend.stream_chat(self.messages, params, size)
+            else:
+                events = self.backend.stream(self.prompt, params, size)
+            try:
+                for event in events:
+                    if isinstance(event, Completion):
+                        event.index += done
+                        self.usage.add_generation(event.prompt_tokens, event.completion_tokens)
+                        yield event
+            finally:
+                events.close()
+            done += size
+
+    # --- judging -------------------------------------------------------------------------
+    def render(self, messages: Sequence[Message]) -> str | None:
+        """A judge conversation as prompt text (None for a chat-native backend)."""
+        if self.backend.info.chat_native:
+            return None
+        return render_prompt(self.backend, messages, self.prompt_type).text
+
+    def next_token_probabilities(self, conversations: Sequence[Sequence[Message]]) -> list[dict[str, float]]:
+        """For each conversation, the probabilities of the model's most likely first answer
+        tokens (keys stripped and lower-cased, alike ones summed), in one batched call."""
+        params = SamplingParams(max_new_tokens=1, temperature=0.0, top_logprobs=JUDGE_TOP_LOGPROBS)
+        prompts = [self.render(c) for c in conversations]
+        if prompts and prompts[0] is None:
+            completions = [
+                next(c for c in self.backend.stream_chat(conv, params, 1) if isinstance(c, Completion))
+                for conv in conversations
+            ]
+        else:
+            completions = self.backend.continue_texts(prompts, params) if prompts else []
+        distributions = []
+        for completion in completions:
+            self.usage.add_reward(completion.prompt_tokens, completion.completion_tokens)
+            probs: dict[str, float] = {}
+            top = completion.logprobs[0].top if completion.logprobs else ()
+            for token, logprob in top:
+                key = token.strip().lower()
+                probs[key] = probs.get(key, 0.0) + math.exp(logprob)
+            distributions.append(probs)
+        return distributions
+
+    def with_params(self, **changes) -> SamplingParams:
+        return dataclasses.replace(self.params, **changes)
