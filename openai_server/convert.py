@@ -139,9 +139,25 @@ def sampling_fields(body: ChatCompletionBase | CompletionBase) -> dict[str, Any]
     return fields
 
 
-def chat_request(body: ChatCompletionBase) -> AnswerRequest:
+def header_budget(value: str | None) -> int | None:
+    """its_hub IaaS's ``X-ITS-Budget`` header as a number (its range is checked with the body)."""
+    if value is None:
+        return None
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise bad_request(
+            f"X-ITS-Budget header: {value!r} is not a whole number of samples", "budget"
+        ) from None
+
+
+def chat_request(body: ChatCompletionBase, budget_header: str | None = None) -> AnswerRequest:
+    """The core request of a chat body; an ``X-ITS-Budget`` header overrides the body's budget."""
     messages = with_response_format(chat_messages(body.messages), body.response_format)
     fields = {"messages": messages, **sampling_fields(body), **core_response_format(body.response_format)}
+    budget = header_budget(budget_header)
+    if budget is not None:
+        fields["budget"] = budget
     if body.logprobs and body.top_logprobs:
         fields["top_logprobs"] = body.top_logprobs
     renames = {"max_new_tokens": "max_completion_tokens" if body.max_completion_tokens else "max_tokens"}

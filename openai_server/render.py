@@ -11,6 +11,7 @@ from typing import Any
 
 from h2ogpt.backends.base import TokenLogprob
 from h2ogpt.events import FinalAnswer, Usage
+from h2ogpt.scaling.types import ScalingProgress, ScalingResult
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,44 @@ def chat_chunk(
 
 def chat_delta(index: int, delta: dict[str, str], reason: str | None = None, logprobs: Any = None) -> dict:
     return {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": reason}
+
+
+# --- inference-time scaling ------------------------------------------------------------------
+def scaling_metadata(result: ScalingResult) -> dict[str, Any]:
+    """its_hub IaaS's response ``metadata``: every candidate, the votes or scores, the choice."""
+    usage = result.usage
+    return {
+        "algorithm": result.algorithm,
+        "budget": result.budget,
+        "all_responses": [{"role": "assistant", "content": c.text} for c in result.candidates],
+        "response_counts": result.votes,
+        "answers": [c.answer for c in result.candidates],
+        "scores": [None if c.score is None else finite_logprob(c.score) for c in result.candidates],
+        "steps": [c.steps for c in result.candidates],
+        "selected_index": result.selected_index,
+        "stopped_early": result.stopped_early,
+        "usage": {
+            "generation_prompt_tokens": usage.prompt_tokens,
+            "generation_completion_tokens": usage.completion_tokens,
+            "reward_prompt_tokens": usage.reward_prompt_tokens,
+            "reward_completion_tokens": usage.reward_completion_tokens,
+            "reward_calls": usage.reward_calls,
+        },
+    }
+
+
+def scaling_progress(progress: ScalingProgress) -> dict[str, Any]:
+    """A progress report of a scaled answer, sent as an extra field of a stream chunk."""
+    return {
+        "algorithm": progress.algorithm,
+        "done": progress.done,
+        "total": progress.total,
+        "step": progress.step,
+        "leader": progress.leader,
+        "votes": progress.votes,
+        "weights": [finite_logprob(w) for w in progress.weights],
+        "message": progress.message,
+    }
 
 
 # --- completions ---------------------------------------------------------------------------

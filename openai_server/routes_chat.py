@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from h2ogpt.events import ErrorEvent, Event, FinalAnswer, TokenDelta
+from h2ogpt.scaling.types import ScalingProgress
 from openai_server.bridge import EventSource, final_answers, first_event
 from openai_server.convert import chat_request
 from openai_server.errors import ERROR_RESPONSES, from_event
@@ -19,6 +20,8 @@ from openai_server.render import (
     chat_delta,
     chat_logprobs,
     finish_reason,
+    scaling_metadata,
+    scaling_progress,
     usage_dict,
 )
 from openai_server.schemas import ChatCompletionRequest
@@ -29,9 +32,19 @@ router = APIRouter()
 
 
 async def chat_chunks(
-    source: EventSource, first: Event, meta: ResponseMeta, n: int, logprobs: bool, with_usage: bool
+    source: EventSource,
+    first: Event,
+    meta: ResponseMeta,
+    n: int,
+    logprobs: bool,
+    with_usage: bool,
+    with_metadata: bool = False,
 ) -> AsyncIterator[str]:
-    """The SSE lines of a streamed chat answer (logprobs come with each choice's last chunk)."""
+    """The SSE lines of a streamed chat answer (logprobs come with each choice's last chunk).
+
+    A scaled answer's progress comes as chunks with no choices and a ``scaling_progress``
+    field; with ``with_metadata`` the last chunk carries the candidates as ``metadata``.
+    """
     try:
         for index in range(n):
             role = chat_delta(index, {"role": "assistant", "content": ""})
@@ -41,11 +54,19 @@ async def chat_chunks(
             if isinstance(event, TokenDelta) and event.text:
                 delta = chat_delta(event.index, {"content": event.text})
                 yield sse_data(chat_chunk(meta, [delta], with_usage))
+            elif isinstance(event, ScalingProgress):
+                yield sse_data(
+                    {**chat_chunk(meta, [], with_usage), "scaling_progress": scaling_progress(event)}
+                )
             elif isinstance(event, FinalAnswer):
                 for c in event.choices:
                     probs = chat_logprobs(c.logprobs) if logprobs else None
-                    last = chat_delta(c.index, {}, finish_reason(c.finish_reason), probs)
-                    yield sse_data(chat_chunk(meta, [last], with_usage))
+                    last = chat_chunk(
+                        meta, [chat_delta(c.index, {}, finish_reason(c.finish_reason), probs)], with_usage
+                    )
+                    if with_metadata and event.scaling is not None:
+                        last["metadata"] = scaling_metadata(event.scaling)
+                    yield sse_data(last)
                 if with_usage:
                     yield sse_data(chat_chunk(meta, [], True, usage_dict([event.usage])))
             elif isinstance(event, ErrorEvent):
@@ -61,13 +82,19 @@ async def create_chat_completion(body: ChatCompletionRequest, request: Request) 
     """Answer a conversation (OpenAI's chat completions; extra fields are h2oGPT's)."""
     state: ServerState = request.app.state.server
     model = state.chat_model(body.model)
-    answer_request = chat_request(body)
+    answer_request = chat_request(body, request.headers.get("x-its-budget"))
+    with_metadata = body.return_response_only is False
     source = EventSource(state.pipeline().answer(answer_request, request_user(request)), state.limiter)
     meta = ResponseMeta.new("chatcmpl", model)
     if body.stream:
         first = await first_event(request, source)
         with_usage = bool(body.stream_options and body.stream_options.include_usage)
-        chunks = chat_chunks(source, first, meta, answer_request.n, bool(body.logprobs), with_usage)
+        chunks = chat_chunks(
+            source, first, meta, answer_request.n, bool(body.logprobs), with_usage, with_metadata
+        )
         return SSEResponse(chunks)
     (final,) = await final_answers(request, [source])
-    return JSONResponse(chat_completion(meta, final, bool(body.logprobs)))
+    response = chat_completion(meta, final, bool(body.logprobs))
+    if with_metadata and final.scaling is not None:
+        response["metadata"] = scaling_metadata(final.scaling)
+    return JSONResponse(response)

@@ -114,6 +114,11 @@ class ChatCompletionBase(SamplingFields):
     metadata: dict[str, str] | None = Field(None, description="Accepted and ignored.")
     store: bool | None = Field(None, description="Accepted and ignored (nothing is stored).")
     service_tier: str | None = Field(None, description="Accepted and ignored.")
+    return_response_only: bool | None = Field(
+        None,
+        description="its_hub IaaS: false adds a scaled answer's candidates, votes and scores to the "
+        "response as 'metadata'.",
+    )
 
 
 class CompletionBase(SamplingFields):

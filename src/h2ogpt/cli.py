@@ -16,6 +16,7 @@ from h2ogpt.events import ErrorEvent, FinalAnswer, SourcesFound, TokenDelta
 from h2ogpt.pipeline import Pipeline
 from h2ogpt.prompting import check_prompt_type
 from h2ogpt.request import AnswerRequest, ChatMessage
+from h2ogpt.scaling.types import ScalingProgress, ScalingResult
 from h2ogpt.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,30 @@ log = logging.getLogger(__name__)
 EXIT_COMMANDS = {"/exit", "/quit"}
 RESET_COMMAND = "/reset"
 USER_PROMPT = "\nYou: "
+
+
+def describe_progress(progress: ScalingProgress) -> str:
+    """One status line of a scaled answer in progress."""
+    unit = "step" if progress.step is not None else "candidate"
+    parts = [f"[{progress.algorithm}] {unit} {progress.done}/{progress.total}"]
+    if progress.votes:
+        parts.append("votes " + ", ".join(f"{a[:20]}: {v}" for a, v in list(progress.votes.items())[:4]))
+    if progress.weights:
+        parts.append("weights " + " ".join(f"{w:.2f}" for w in progress.weights[:8]))
+    if progress.message:
+        parts.append(progress.message)
+    return "; ".join(parts)
+
+
+def describe_result(result: ScalingResult) -> str:
+    """The closing line of a scaled answer: what was chosen among how many."""
+    chosen = result.the_one
+    why = f"{result.votes.get(chosen.answer, 0)} votes" if result.votes else f"score {chosen.score:.3f}"
+    early = ", stopped early" if result.stopped_early else ""
+    return (
+        f"[{result.algorithm}, budget {result.budget}: chose candidate {result.selected_index + 1} of "
+        f"{len(result.candidates)} ({why}{early})]"
+    )
 
 
 class TerminalChat:
@@ -48,10 +73,14 @@ class TerminalChat:
                     text += event.text
                     self.out.write(event.text)
                     self.out.flush()
+                elif isinstance(event, ScalingProgress):
+                    self.err.write(describe_progress(event) + "\n")
                 elif isinstance(event, SourcesFound) and not event.sources:
                     self.err.write(f"[nothing relevant found in {event.collection}]\n")
                 elif isinstance(event, FinalAnswer):
                     text = event.text
+                    if event.scaling is not None:
+                        self.err.write("\n" + describe_result(event.scaling))
                     for source in event.sources:
                         self.err.write(f"\n  [{source.number}] {source.label}")
                     if event.trim:

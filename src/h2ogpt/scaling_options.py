@@ -116,8 +116,19 @@ ScalingRequestFields = create_model(
 
 
 def merge_options(request: BaseModel, defaults: ScalingOptions) -> ScalingOptions:
-    """The options a request asks for, its unset ones taken from ``defaults``."""
+    """The options a request asks for, its unset ones taken from ``defaults``.
+
+    A request that sets only a budget above 1 (its_hub's IaaS form: ``budget`` or the
+    ``X-ITS-Budget`` header) gets self-consistency, its_hub's default algorithm.
+    """
     values = {name: getattr(request, name) for name in ScalingOptions.model_fields}
     chosen = {name: value for name, value in values.items() if value is not None}
     base = {name: getattr(defaults, name) for name in ScalingOptions.model_fields}
-    return ScalingOptions(**{**base, **chosen})
+    merged = {**base, **chosen}
+    if (
+        merged["scaling_algorithm"] == "none"
+        and chosen.get("budget", 1) > 1
+        and "scaling_algorithm" not in chosen
+    ):
+        merged["scaling_algorithm"] = "self-consistency"
+    return ScalingOptions(**merged)
