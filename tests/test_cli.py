@@ -88,3 +88,29 @@ def test_cli_answers_from_user_path_documents(data_dir, converted_model_dir, tmp
     assert "UserData: 1 files ok, 0 failed" in result.stderr
     assert "[1] fake-memo.pdf, page 1" in result.stderr and re.search(r"\[\d\]", result.stdout)
     assert NO_VIOLATIONS in result.stderr
+
+
+def test_scaling_flags_show_progress_and_the_choice(data_dir, converted_model_dir):
+    result = run_generate(
+        "--cli=True",
+        "--cli_loop=False",
+        "--prompt=What is 3 x 8?",
+        "--max_new_tokens=24",
+        "--langchain_mode=LLM",
+        "--scaling_algorithm=best-of-n",
+        "--budget=3",
+        "--outcome_reward=self-certainty",
+        "--seed=4",
+        data_dir=data_dir,
+    )
+    assert result.returncode == 0, result.stderr
+    assert re.findall(r"\[best-of-n\] candidate (\d)/3", result.stderr)[:3] == ["1", "2", "3"]
+    assert re.search(r"\[best-of-n, budget 3: chose candidate \d of 3 \(score -?\d", result.stderr)
+    assert result.stdout.strip()
+    assert NO_VIOLATIONS in result.stderr
+
+
+def test_bad_scaling_flag_is_one_line(data_dir):
+    result = run_generate("--cli=True", "--cli_loop=False", "--prompt=x", "--budget=0", data_dir=data_dir)
+    assert result.returncode == 2
+    assert "--budget" in result.stderr and "Traceback" not in result.stderr

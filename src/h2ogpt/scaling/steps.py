@@ -3,9 +3,10 @@
 A path is a partial answer made of steps. A step ends at ``step_token`` (default a blank
 line); a path stops when a step contains ``stop_pattern`` (default ``\\boxed``), when the
 answer ends (end of sequence, ``max_new_tokens``) or after ``max_steps`` steps, as in
-its_hub's StepGeneration. On a local model the paths live in a KV-cache step session; on
-other backends a text session re-sends prompt + steps each time (a server's prefix cache
-then does the reuse).
+its_hub's StepGeneration (whose check counts the steps before the new one, so its paths
+can take ``max_steps + 1`` steps; ours take at most ``max_steps``). On a local model the
+paths live in a KV-cache step session; on other backends a text session re-sends
+prompt + steps each time (a server's prefix cache then does the reuse).
 """
 
 from __future__ import annotations
