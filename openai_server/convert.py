@@ -107,7 +107,20 @@ def with_response_format(messages: list[dict[str, str]], fmt: ResponseFormat | N
 def _refuse_unsupported(body: ChatCompletionBase | CompletionBase) -> None:
     if body.logit_bias:
         raise bad_request("logit_bias is not supported", "logit_bias", "unsupported_parameter")
+    if body.include_stop_str_in_output:
+        raise bad_request(
+            "include_stop_str_in_output=true is not supported: stop strings are left out",
+            "include_stop_str_in_output",
+            "unsupported_value",
+        )
     if isinstance(body, ChatCompletionBase):
+        if body.add_generation_prompt is False or body.continue_final_message:
+            raise bad_request(
+                "continuing a final assistant message is not supported: use /v1/completions with the "
+                "text to continue",
+                "continue_final_message",
+                "unsupported_value",
+            )
         if body.tools:
             raise bad_request("tool calling is not supported", "tools", "unsupported_parameter")
         if body.tool_choice not in (None, "none", "auto"):

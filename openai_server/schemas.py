@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
 from h2ogpt.request import AnswerRequest
 from openai_server.extras import extra_fields
@@ -100,6 +100,26 @@ class SamplingFields(OpenAIBody):
     frequency_penalty: float | None = Field(None, ge=-2.0, le=2.0)
     logit_bias: dict[str, float] | None = Field(None, description="Not supported: must be empty.")
     user: str | None = Field(None, description="Accepted and ignored.")
+    extra_body: dict[str, Any] | None = Field(
+        None,
+        description="Fields nested here (as vLLM-style clients such as its_hub send them) are read as "
+        "if sent at the top level.",
+    )
+    include_stop_str_in_output: bool | None = Field(
+        None, description="vLLM's field; only false (the stop string is left out) is supported."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flatten_extra_body(cls, data: Any) -> Any:
+        """Move the fields of a literal ``extra_body`` object to the top level."""
+        if not isinstance(data, dict) or not isinstance(data.get("extra_body"), dict):
+            return data
+        nested = data["extra_body"]
+        twice = sorted(set(nested) & set(data))
+        if twice:
+            raise ValueError(f"extra_body repeats top-level field(s) {', '.join(twice)}: send each once")
+        return {**{k: v for k, v in data.items() if k != "extra_body"}, **nested}
 
 
 class ChatCompletionBase(SamplingFields):
@@ -114,6 +134,13 @@ class ChatCompletionBase(SamplingFields):
     metadata: dict[str, str] | None = Field(None, description="Accepted and ignored.")
     store: bool | None = Field(None, description="Accepted and ignored (nothing is stored).")
     service_tier: str | None = Field(None, description="Accepted and ignored.")
+    add_generation_prompt: bool | None = Field(
+        None, description="vLLM's field; only true (the answer starts a new assistant turn) is supported."
+    )
+    continue_final_message: bool | None = Field(
+        None,
+        description="vLLM's field; only false is supported (a final assistant message is not continued).",
+    )
     return_response_only: bool | None = Field(
         None,
         description="its_hub IaaS: false adds a scaled answer's candidates, votes and scores to the "

@@ -124,3 +124,51 @@ def test_openai_client_sees_a_bad_budget_as_bad_request(client, model_id):
             max_tokens=8,
             extra_body={"budget": 3, "scaling_algorithm": "beam-search", "beam_width": 2},
         )
+
+
+def test_vllm_style_literal_extra_body_is_read_as_top_level_fields(http, model_id):
+    body = {
+        "model": model_id,
+        "messages": MESSAGES,
+        "max_tokens": 16,
+        "include_stop_str_in_output": False,
+        "extra_body": {"budget": 2, "return_response_only": False, "collection": "LLM"},
+    }
+    response = http.post("/v1/chat/completions", json=body)
+    assert response.status_code == 200, response.text
+    assert response.json()["metadata"]["budget"] == 2
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"include_stop_str_in_output": True}, "include_stop_str_in_output"),
+        ({"continue_final_message": True}, "continue_final_message"),
+        ({"max_tokens": 4, "extra_body": {"max_tokens": 8}}, None),
+    ],
+)
+def test_unsupported_vllm_fields_are_400(http, model_id, fields, param):
+    body = {"model": model_id, "messages": MESSAGES, "max_tokens": 4, **fields}
+    response = http.post("/v1/chat/completions", json=body)
+    assert response.status_code == 400, response.text
+    if param:
+        assert response.json()["error"]["param"] == param
+
+
+def test_its_hub_runs_its_own_algorithms_against_our_api(api_server, model_id):
+    """its_hub's own OpenAI-compatible client (vLLM mode, as it picks for a non-OpenAI URL)
+    drives our server: self-consistency over 3 of our answers."""
+    from its_hub.core.algorithms.self_consistency import SelfConsistency
+    from its_hub.core.lms.openai_lm import OpenAICompatibleLanguageModel
+
+    from h2ogpt.scaling.answers import auto_answer
+
+    lm = OpenAICompatibleLanguageModel(
+        endpoint=api_server.base_url, api_key="none", model_name=model_id, max_completion_tokens=16
+    )
+    assert lm.endpoint_type == "vllm"
+    result = SelfConsistency(lambda text: auto_answer(text) or "").infer(
+        lm, "What is 3 x 8?", budget=3, return_response_only=False
+    )
+    assert len(result.responses) == 3 and all(r["content"] for r in result.responses)
+    assert sum(result.response_counts.values()) == 3

@@ -158,3 +158,36 @@ def test_options_fall_back_to_settings_and_budget_alone_means_self_consistency()
     assert sampled.temperature == DEFAULT_SCALING_TEMPERATURE
     explicit = AnswerRequest.from_prompt(QUESTION, budget=8, temperature=0.0).sampling_params(Settings())
     assert explicit.temperature == 0.0
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "budget"), [("self-consistency", 64), ("best-of-n", 64), ("particle-filtering", 8)]
+)
+def test_max_time_bounds_the_whole_scaled_answer(pipeline, algorithm, budget):
+    """--max_time / max_time is a ceiling for the whole run, not for each sample."""
+    import time
+
+    started = time.monotonic()
+    _, final = scaled(
+        pipeline,
+        scaling_algorithm=algorithm,
+        budget=budget,
+        max_time=0.3,
+        max_new_tokens=200,
+        max_steps=50,
+        outcome_reward="self-certainty",
+        process_reward="self-certainty",
+    )
+    elapsed = time.monotonic() - started
+    assert final.text is not None and final.scaling.candidates
+    assert elapsed < 15  # budget x 200 tokens would take minutes here
+    if algorithm != "particle-filtering":
+        assert len(final.scaling.candidates) < budget  # no batch starts after the time is up
+
+
+def test_step_search_refuses_more_paths_than_a_batch_holds(pipeline):
+    request = AnswerRequest.from_prompt(
+        QUESTION, scaling_algorithm="beam-search", budget=64, beam_width=1, collection="LLM", max_new_tokens=8
+    )
+    (event,) = list(pipeline.answer(request))
+    assert isinstance(event, ErrorEvent) and "--max_batch_rows=32" in event.message

@@ -12,6 +12,7 @@ a step is one batch.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Sequence
 
 import torch
@@ -83,7 +84,12 @@ class KVStepSession:
             stepping.append(
                 (r, _Row(index=r, prompt_ids=self.prompt_ids + self._history[r], params=row_params))
             )
+        started = time.monotonic()
         while stepping:
+            if params.max_time is not None and time.monotonic() - started > params.max_time:
+                for r, row in stepping:  # out of time: the answer ends where it is
+                    outputs[r] = dataclasses.replace(_output(row, False), ended=True)
+                break
             index = torch.tensor([r for r, _ in stepping], device=decoder.device)
             logits = self._logits[index]
             step_rows = [row for _, row in stepping]

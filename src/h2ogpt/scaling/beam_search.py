@@ -40,6 +40,8 @@ def beam_search(task: ScalingTask, budget: int) -> Generator[ScalingProgress, No
     step = 0
     try:
         while not all(p.stopped for p in paths):
+            if step and generator.stop_if_out_of_time(paths):
+                break
             growing = [p for p in paths if not p.stopped]
             generator.extend(growing)
             for path, score in zip(growing, reward.score(task, growing), strict=True):

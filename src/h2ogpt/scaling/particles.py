@@ -91,6 +91,8 @@ def particle_gibbs(
             particles = fresh + refs
             step = 0
             while not all(p.stopped for p in particles):
+                if step and generator.stop_if_out_of_time(particles):
+                    break
                 growing = [p for p in particles if not p.stopped]
                 generator.extend(growing)
                 for path, score in zip(growing, reward.score(task, growing), strict=True):
@@ -121,6 +123,8 @@ def particle_gibbs(
             history["log_weights"].append(final_weights)
             history["ref_indices"].append(ref_indices)
             history["answers"].append([answer_text(p, options.step_token) for p in particles])
+            if task.out_of_time():
+                break
     finally:
         generator.close()
     if options.final_selection == "sample":

@@ -94,6 +94,12 @@ class StepGenerator:
                 "step search (beam-search, particle-filtering, particle-gibbs) needs a local model or a "
                 "/completions server; this chat-only server cannot continue a partial answer"
             )
+        if rows > task.max_batch:
+            raise RequestError(
+                f"budget={task.options.budget}: {task.options.scaling_algorithm} would grow {rows} paths in one "
+                f"batch; at most --max_batch_rows={task.max_batch}: lower the budget (or raise beam_width, "
+                "num_iterations)"
+            )
         options = task.options
         self.task = task
         self.step_token = options.step_token
@@ -110,7 +116,7 @@ class StepGenerator:
         growing = [p for p in paths if not p.stopped]
         if not growing:
             return
-        outputs = self.session.extend([p.row for p in growing], self.params)
+        outputs = self.session.extend([p.row for p in growing], self.task.timed(self.params))
         for path, step in zip(growing, outputs, strict=True):
             path.steps.append(step)
             self.task.usage.completion_tokens += step.completion_tokens
@@ -119,6 +125,14 @@ class StepGenerator:
                 or len(path.steps) >= self.task.options.max_steps
                 or (bool(self.task.options.stop_pattern) and self.task.options.stop_pattern in step.text)
             )
+
+    def stop_if_out_of_time(self, paths: Sequence[Path]) -> bool:
+        """When the run's time is up, end every growing path where it is; True if so."""
+        if not self.task.out_of_time():
+            return False
+        for path in paths:
+            path.stopped = True
+        return True
 
     def regroup(self, paths: Sequence[Path]) -> None:
         """Make the session's rows the growing paths' rows, in order (copies for duplicates)."""

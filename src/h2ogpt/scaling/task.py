@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -37,9 +38,23 @@ class ScalingTask:
     seed: int | None = None
     usage: ScalingUsage = field(default_factory=ScalingUsage)
     rng: random.Random = field(init=False)
+    deadline: float | None = field(init=False)  # params.max_time bounds the whole run
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed if self.seed is not None else self.params.seed)
+        limit = self.params.max_time
+        self.deadline = None if limit is None else time.monotonic() + limit
+
+    def time_left(self) -> float | None:
+        return None if self.deadline is None else max(self.deadline - time.monotonic(), 0.0)
+
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def timed(self, params: SamplingParams) -> SamplingParams:
+        """``params`` with max_time cut to what is left of the run's time."""
+        left = self.time_left()
+        return params if left is None else dataclasses.replace(params, max_time=max(left, 1e-3))
 
     @property
     def question(self) -> str:
@@ -52,11 +67,14 @@ class ScalingTask:
     # --- candidates ----------------------------------------------------------------------
     def stream_candidates(self, n: int, params: SamplingParams | None = None) -> Iterator[Completion]:
         """``n`` full answers, ``max_batch`` per batched call; yielded as each finishes,
-        numbered 0..n-1. Closing the iterator cancels the unfinished ones."""
-        params = params or self.params
+        numbered 0..n-1. Closing the iterator cancels the unfinished ones. When the run's
+        time is up no further batch starts (so fewer than ``n`` may come)."""
         done = 0
         while done < n:
+            if done and self.out_of_time():
+                return
             size = min(self.max_batch, n - done)
+            params = self.timed(params or self.params)
             if self.prompt is None:
                 events = self.backend.stream_chat(self.messages, params, size)
             else:
@@ -83,13 +101,16 @@ class ScalingTask:
         tokens (keys stripped and lower-cased, alike ones summed), in one batched call."""
         params = SamplingParams(max_new_tokens=1, temperature=0.0, top_logprobs=JUDGE_TOP_LOGPROBS)
         prompts = [self.render(c) for c in conversations]
-        if prompts and prompts[0] is None:
-            completions = [
-                next(c for c in self.backend.stream_chat(conv, params, 1) if isinstance(c, Completion))
-                for conv in conversations
-            ]
-        else:
-            completions = self.backend.continue_texts(prompts, params) if prompts else []
+        completions: list[Completion] = []
+        for start in range(0, len(prompts), self.max_batch):  # at most max_batch rows at once
+            chunk = prompts[start : start + self.max_batch]
+            if chunk[0] is None:
+                completions += [
+                    next(c for c in self.backend.stream_chat(conv, params, 1) if isinstance(c, Completion))
+                    for conv in conversations[start : start + self.max_batch]
+                ]
+            else:
+                completions += self.backend.continue_texts(chunk, params)
         distributions = []
         for completion in completions:
             self.usage.add_reward(completion.prompt_tokens, completion.completion_tokens)
