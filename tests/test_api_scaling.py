@@ -35,7 +35,12 @@ def test_streaming_sends_progress_then_the_answer(client, model_id):
         seed=2,
         stream=True,
         stream_options={"include_usage": True},
-        extra_body={"budget": 3, "scaling_algorithm": "self-consistency", "collection": "LLM"},
+        extra_body={
+            "budget": 3,
+            "scaling_algorithm": "self-consistency",
+            "stop_when_decided": False,
+            "collection": "LLM",
+        },
     )
     progress, text, usage = [], "", None
     for chunk in stream:
@@ -62,6 +67,7 @@ def test_its_hub_iaas_form_header_budget_and_metadata(http, model_id):
         "seed": 1,
         "budget": 2,
         "return_response_only": False,
+        "stop_when_decided": False,
         "collection": "LLM",
     }
     response = http.post("/v1/chat/completions", json=body, headers={"X-ITS-Budget": "3"})
@@ -132,7 +138,12 @@ def test_vllm_style_literal_extra_body_is_read_as_top_level_fields(http, model_i
         "messages": MESSAGES,
         "max_tokens": 16,
         "include_stop_str_in_output": False,
-        "extra_body": {"budget": 2, "return_response_only": False, "collection": "LLM"},
+        "extra_body": {
+            "budget": 2,
+            "return_response_only": False,
+            "stop_when_decided": False,
+            "collection": "LLM",
+        },
     }
     response = http.post("/v1/chat/completions", json=body)
     assert response.status_code == 200, response.text

@@ -26,7 +26,7 @@ def scaled(pipeline, **fields):
 
 
 def test_self_consistency_votes_over_budget_samples(pipeline):
-    events, final = scaled(pipeline, scaling_algorithm="self-consistency", budget=4)
+    events, final = scaled(pipeline, scaling_algorithm="self-consistency", budget=4, stop_when_decided=False)
     result = final.scaling
     assert result.algorithm == "self-consistency" and len(result.candidates) == 4
     assert sum(result.votes.values()) == 4
@@ -40,6 +40,14 @@ def test_self_consistency_votes_over_budget_samples(pipeline):
     # the final text streams after the progress, and usage counts every sample
     assert isinstance(events[-2], TokenDelta) and events[-2].text == final.text
     assert final.usage.completion_tokens == result.usage.completion_tokens >= 4
+
+
+def test_self_consistency_stops_once_the_vote_is_decided(pipeline):
+    """Greedy samples all agree: after 3 of 4 votes the 4th cannot change the winner."""
+    _, final = scaled(pipeline, scaling_algorithm="self-consistency", budget=4, temperature=0.0)
+    result = final.scaling
+    assert result.stopped_early and len(result.candidates) == 3
+    assert list(result.votes.values()) == [3]
 
 
 def test_the_same_seed_gives_the_same_scaled_answer(pipeline):

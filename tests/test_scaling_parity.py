@@ -70,7 +70,7 @@ def make_task(backend: ScriptedBackend, seed: int, max_batch: int = 32, **option
         messages=[{"role": "user", "content": "what is 6 x 4?"}],
         prompt=PROMPT,
         params=SamplingParams(max_new_tokens=256, temperature=0.7),
-        options=ScalingOptions(**options),
+        options=ScalingOptions(**{"stop_when_decided": False, **options}),  # its_hub samples all
         seed=seed,
         max_batch=max_batch,
     )
@@ -488,3 +488,31 @@ def test_scripted_models_run_under_asyncio_in_submission_order():
     lm = ScriptedLM([f"answer {i}" for i in range(20)])
     responses = asyncio.run(inline_orchestrator().agenerate(lm, [[]] * 20))
     assert [r["content"] for r in responses] == [f"answer {i}" for i in range(20)]
+
+
+@pytest.mark.parametrize("budget", [3, 5, 8, 13])
+def test_stopping_when_decided_keeps_the_winning_answer(budget):
+    """Cancelling samples that can no longer change the vote gives its_hub's answer."""
+    stopped = 0
+    for seed in SEEDS:
+        texts = [TEXT_POOL[digest("decided", seed, budget, i) % len(TEXT_POOL)] for i in range(budget)]
+        quick = scaling.run(
+            make_task(
+                ScriptedBackend(texts),
+                seed,
+                scaling_algorithm="self-consistency",
+                answer_projection="text",
+                math_equivalence=False,
+                stop_when_decided=True,
+            ),
+            budget,
+        )
+        theirs = run_its_hub(
+            SelfConsistency(orchestrator=inline_orchestrator()), ScriptedLM(texts), budget, seed
+        )
+        winners = {a for a, v in theirs.response_counts.items() if v == max(theirs.response_counts.values())}
+        if len(winners) == 1:
+            assert quick.the_one.text.strip() in winners
+        stopped += quick.stopped_early
+        assert len(quick.candidates) <= budget
+    assert stopped, "no run was decided early"

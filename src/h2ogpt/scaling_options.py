@@ -51,6 +51,11 @@ class ScalingOptions(BaseModel):
     math_equivalence: bool = Field(
         True, description="Self-consistency counts mathematically equal answers (1/2 and 0.5) as one."
     )
+    stop_when_decided: bool = Field(
+        True,
+        description="Self-consistency stops sampling (cancelling the rest) once no remaining samples "
+        "could change the winning answer; the chosen answer is the same as with every sample.",
+    )
     adaptive: bool = Field(
         False,
         description="Self-consistency stops sampling once the leader is confidently decided (Beta "

@@ -4,7 +4,9 @@ Answers are compared through a projection (``\\boxed{}``, last number, regex, ch
 letter, text) and math equivalence. Ties are broken by the task's seeded generator, the
 way its_hub breaks them (a uniform choice among every response of a top answer). With
 ``adaptive`` the samples stream out of one batch and sampling stops, cancelling the
-rest, once the leader is confidently decided (its_hub's BetaSelfConsistency).
+rest, once the leader is confidently decided (its_hub's BetaSelfConsistency). By default
+sampling also stops as soon as the remaining samples could not change the winning answer
+(``stop_when_decided``): the same answer, in less time.
 """
 
 from __future__ import annotations
@@ -54,8 +56,15 @@ def self_consistency(task: ScalingTask, budget: int) -> Generator[ScalingProgres
             live.add(project(completion.text))
             votes = live.counts()
             yield ScalingProgress(NAME, len(done), budget, next(iter(votes), None), votes)
-            decided = options.adaptive and 2 <= len(done) < budget
-            if decided and majority_confidence(*live.top_two()) >= options.confidence_threshold:
+            leader, runner_up = live.top_two()
+            remaining = budget - len(done)
+            settled = options.stop_when_decided and remaining and leader > runner_up + remaining
+            confident = (
+                options.adaptive
+                and 2 <= len(done) < budget
+                and majority_confidence(leader, runner_up) >= options.confidence_threshold
+            )
+            if settled or confident:
                 stopped_early = True
                 break
     finally:
