@@ -42,10 +42,7 @@ def beam_search(task: ScalingTask, budget: int) -> Generator[ScalingProgress, No
         while not all(p.stopped for p in paths):
             if step and generator.stop_if_out_of_time(paths):
                 break
-            growing = [p for p in paths if not p.stopped]
-            generator.extend(growing)
-            for path, score in zip(growing, reward.score(task, growing), strict=True):
-                path.scores.append(score)
+            generator.grow(paths, lambda growing: reward.score(task, growing))
             step += 1
             paths = keep_best(paths, width, copies)
             generator.regroup(paths)

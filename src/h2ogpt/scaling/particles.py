@@ -93,10 +93,7 @@ def particle_gibbs(
             while not all(p.stopped for p in particles):
                 if step and generator.stop_if_out_of_time(particles):
                     break
-                growing = [p for p in particles if not p.stopped]
-                generator.extend(growing)
-                for path, score in zip(growing, reward.score(task, growing), strict=True):
-                    path.scores.append(logit(score))
+                generator.grow(particles, lambda growing: [logit(s) for s in reward.score(task, growing)])
                 step += 1
                 probabilities = softmax([log_weight(p, step) for p in particles])
                 leader = particles[int(np.argmax(probabilities))]

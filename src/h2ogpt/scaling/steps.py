@@ -12,7 +12,7 @@ prompt + steps each time (a server's prefix cache then does the reuse).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from h2ogpt.backends.base import SamplingParams, StepOutput, StepSession
@@ -125,6 +125,13 @@ class StepGenerator:
                 or len(path.steps) >= self.task.options.max_steps
                 or (bool(self.task.options.stop_pattern) and self.task.options.stop_pattern in step.text)
             )
+
+    def grow(self, paths: Sequence[Path], score: Callable[[list[Path]], list[float]]) -> None:
+        """Extend every growing path by one step, then append ``score``'s value for it."""
+        growing = [p for p in paths if not p.stopped]
+        self.extend(growing)
+        for path, value in zip(growing, score(growing), strict=True):
+            path.scores.append(value)
 
     def stop_if_out_of_time(self, paths: Sequence[Path]) -> bool:
         """When the run's time is up, end every growing path where it is; True if so."""
