@@ -110,6 +110,11 @@ class BatchingBackend:
     def score_continuations(self, prompt: str, continuations: Sequence[str]) -> list[ContinuationScore]:
         return self.on_worker(lambda: self.local.score_continuations(prompt, continuations))
 
+    def next_token_logprobs(
+        self, prefix: str, suffixes: Sequence[str], top: int
+    ) -> list[list[tuple[str, float]]]:
+        return self.on_worker(lambda: self.local.next_token_logprobs(prefix, suffixes, top))
+
     def open_steps(self, prompt: str, params: SamplingParams, rows: int) -> WorkerStepSession:
         """A step session whose every call runs on the model's worker thread."""
         ids = self.local.prompt_ids(prompt, params, rows)  # a bad request fails here, in the caller

@@ -399,6 +399,40 @@ class Decoder:
             logits = out.logits[:, -1, :].float()
 
     @torch.inference_mode()
+    def next_token_logprobs(
+        self, prefix: Sequence[int], suffixes: Sequence[Sequence[int]], top: int
+    ) -> list[list[tuple[str, float]]]:
+        """The ``top`` most likely next tokens after ``prefix + suffix``, for each suffix, with
+        the shared prefix prefilled once (judging many answers to one question)."""
+        cache, mask, last_logits = self._prefill([prefix])
+        k, width = len(suffixes), max((len(s) for s in suffixes), default=0)
+        logits = last_logits.expand(k, -1)
+        if width:
+            cache.batch_repeat_interleave(k)
+            ids = torch.full((k, width), self.pad_id, dtype=torch.long)
+            suffix_mask = torch.zeros((k, width), dtype=torch.long)
+            for i, suffix in enumerate(suffixes):
+                ids[i, : len(suffix)] = torch.tensor(suffix, dtype=torch.long)
+                suffix_mask[i, : len(suffix)] = 1
+            ids, suffix_mask = ids.to(self.device), suffix_mask.to(self.device)
+            self.prefill_tokens += int(suffix_mask.sum())
+            out = self._forward(
+                input_ids=ids,
+                attention_mask=torch.cat([mask.repeat_interleave(k, 0), suffix_mask], dim=-1),
+                position_ids=torch.arange(len(prefix), len(prefix) + width, device=self.device).expand(k, -1),
+                past_key_values=cache,
+            )
+            ends = [len(s) - 1 for s in suffixes]
+            logits = torch.stack(
+                [out.logits[i, end].float() if end >= 0 else last_logits[0] for i, end in enumerate(ends)]
+            )
+        values, ids = torch.topk(torch.log_softmax(logits, dim=-1), top, dim=-1)
+        return [
+            [(self.token_text(t), v) for t, v in zip(row_ids, row_values, strict=True)]
+            for row_ids, row_values in zip(ids.tolist(), values.tolist(), strict=True)
+        ]
+
+    @torch.inference_mode()
     def score(self, prompt: Sequence[int], continuations: Sequence[Sequence[int]]) -> list[ContinuationScore]:
         """Per-token log-probabilities of each continuation after ``prompt`` (one prefill)."""
         cache, mask, last_logits = self._prefill([prompt])

@@ -94,6 +94,18 @@ class LocalBackend:
         """A step session of ``rows`` copies of ``prompt`` (prefilled once, caches kept)."""
         return KVStepSession(self.decoder, self.prompt_ids(prompt, params, rows), rows)
 
+    def next_token_logprobs(
+        self, prefix: str, suffixes: Sequence[str], top: int
+    ) -> list[list[tuple[str, float]]]:
+        """The ``top`` likeliest next tokens after ``prefix + suffix`` for each suffix (the
+        prefix prefilled once)."""
+        prefix_ids = self.encode(prefix)
+        suffix_ids = [self.tokenizer.encode(s, add_special_tokens=False) for s in suffixes]
+        longest = len(prefix_ids) + max((len(s) for s in suffix_ids), default=0)
+        if not prefix_ids or longest >= self.info.context_length:
+            raise RequestError("a judge prompt is empty or longer than the model's context")
+        return self.decoder.next_token_logprobs(prefix_ids, suffix_ids, top)
+
     def score_continuations(self, prompt: str, continuations: Sequence[str]) -> list[ContinuationScore]:
         prompt_ids = self.encode(prompt)
         if not prompt_ids:

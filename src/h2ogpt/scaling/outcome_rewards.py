@@ -105,7 +105,7 @@ class ScoreModel:
 
         model = load_score_model(task.score_model)
         scores = model.score(task.question, [a.text for a in answers])
-        task.usage.add_reward(sum(model.last_tokens))
+        task.usage.add_reward(sum(model.last_tokens), calls=len(answers))
         return scores
 
 

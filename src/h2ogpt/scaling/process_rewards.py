@@ -132,7 +132,7 @@ class ProcessRewardModel:
     def score(self, task: ScalingTask, paths: Sequence[Path]) -> list[float]:
         aggregate = AGGREGATIONS[self.aggregation]
         per_step = self.model.step_scores(task.question, [p.texts for p in paths])
-        task.usage.add_reward(sum(self.model.last_tokens))
+        task.usage.add_reward(sum(self.model.last_tokens), calls=len(paths))
         return [aggregate(scores) if scores else 0.5 for scores in per_step]
 
 

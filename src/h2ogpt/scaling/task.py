@@ -22,6 +22,17 @@ from h2ogpt.scaling_options import ScalingOptions
 JUDGE_TOP_LOGPROBS = 20  # next-token alternatives read when the judge answers in one token
 
 
+def shared_prefix(texts: Sequence[str]) -> str:
+    """The texts' common beginning, cut after its last line break (so that the prefix and
+    the rest tokenize as the whole text does)."""
+    first, last = min(texts), max(texts)  # every other text's common part lies between them
+    size = next(
+        (i for i, (a, b) in enumerate(zip(first, last, strict=False)) if a != b), min(len(first), len(last))
+    )
+    common = first[:size]
+    return common[: common.rfind("\n") + 1]
+
+
 @dataclass
 class ScalingTask:
     """What to answer and how: the conversation, its rendered prompt, sampling and options."""
@@ -98,29 +109,53 @@ class ScalingTask:
 
     def next_token_probabilities(self, conversations: Sequence[Sequence[Message]]) -> list[dict[str, float]]:
         """For each conversation, the probabilities of the model's most likely first answer
-        tokens (keys stripped and lower-cased, alike ones summed), in one batched call."""
-        params = SamplingParams(max_new_tokens=1, temperature=0.0, top_logprobs=JUDGE_TOP_LOGPROBS)
+        tokens (keys stripped and lower-cased, alike ones summed), in batched calls.
+
+        On a local model the conversations' shared beginning (the judge's instructions and
+        the question) is prefilled once for all of them.
+        """
         prompts = [self.render(c) for c in conversations]
-        completions: list[Completion] = []
+        tops: list[Sequence[tuple[str, float]]] = []
         for start in range(0, len(prompts), self.max_batch):  # at most max_batch rows at once
             chunk = prompts[start : start + self.max_batch]
             if chunk[0] is None:
-                completions += [
-                    next(c for c in self.backend.stream_chat(conv, params, 1) if isinstance(c, Completion))
-                    for conv in conversations[start : start + self.max_batch]
-                ]
+                tops += self._chat_tops(conversations[start : start + self.max_batch])
+            elif len(chunk) > 1 and hasattr(self.backend, "next_token_logprobs"):
+                prefix = shared_prefix(chunk)
+                tops += self.backend.next_token_logprobs(
+                    prefix, [p[len(prefix) :] for p in chunk], JUDGE_TOP_LOGPROBS
+                )
+                shared = self.backend.count_tokens(prefix)
+                read = shared + sum(self.backend.count_tokens(p) - shared for p in chunk)
+                self.usage.add_reward(read, calls=len(chunk))
             else:
-                completions += self.backend.continue_texts(chunk, params)
+                tops += self._completion_tops(self.backend.continue_texts(chunk, self._judge_params()))
         distributions = []
-        for completion in completions:
-            self.usage.add_reward(completion.prompt_tokens, completion.completion_tokens)
+        for top in tops:
             probs: dict[str, float] = {}
-            top = completion.logprobs[0].top if completion.logprobs else ()
             for token, logprob in top:
                 key = token.strip().lower()
                 probs[key] = probs.get(key, 0.0) + math.exp(logprob)
             distributions.append(probs)
         return distributions
+
+    @staticmethod
+    def _judge_params() -> SamplingParams:
+        return SamplingParams(max_new_tokens=1, temperature=0.0, top_logprobs=JUDGE_TOP_LOGPROBS)
+
+    def _completion_tops(self, completions: Sequence[Completion]) -> list[Sequence[tuple[str, float]]]:
+        for completion in completions:
+            self.usage.add_reward(completion.prompt_tokens, completion.completion_tokens)
+        return [c.logprobs[0].top if c.logprobs else () for c in completions]
+
+    def _chat_tops(self, conversations: Sequence[Sequence[Message]]) -> list[Sequence[tuple[str, float]]]:
+        params = self._judge_params()
+        return self._completion_tops(
+            [
+                next(c for c in self.backend.stream_chat(conv, params, 1) if isinstance(c, Completion))
+                for conv in conversations
+            ]
+        )
 
     def with_params(self, **changes) -> SamplingParams:
         return dataclasses.replace(self.params, **changes)

@@ -22,10 +22,11 @@ class ScalingUsage:
         self.completion_tokens += completion_tokens
         self.generation_calls += 1
 
-    def add_reward(self, prompt_tokens: int, completion_tokens: int = 0) -> None:
+    def add_reward(self, prompt_tokens: int, completion_tokens: int = 0, calls: int = 1) -> None:
+        """Tokens a reward model read (and wrote) to score ``calls`` answers or steps."""
         self.reward_prompt_tokens += prompt_tokens
         self.reward_completion_tokens += completion_tokens
-        self.reward_calls += 1
+        self.reward_calls += calls
 
     @property
     def total_prompt_tokens(self) -> int:
