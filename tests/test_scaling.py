@@ -199,3 +199,49 @@ def test_step_search_refuses_more_paths_than_a_batch_holds(pipeline):
     )
     (event,) = list(pipeline.answer(request))
     assert isinstance(event, ErrorEvent) and "--max_batch_rows=32" in event.message
+
+
+class WithoutSharedPrefill:
+    """The same backend, judging each prompt whole (as a remote server does)."""
+
+    def __init__(self, backend) -> None:
+        self._backend = backend
+        self.info = backend.info
+
+    def __getattr__(self, name: str):
+        if name == "next_token_logprobs":
+            raise AttributeError(name)
+        return getattr(self._backend, name)
+
+
+def test_judging_prefills_the_shared_question_once_with_the_same_scores(backend):
+    from h2ogpt.backends.base import Completion
+    from h2ogpt.scaling.outcome_rewards import JudgeYes
+
+    messages = [{"role": "user", "content": QUESTION}]
+    answers = [
+        Completion(i, text, "stop", 0, 0)
+        for i, text in enumerate(
+            ["3 x 8 = 24.", "The answer is 24", "It is 11.", "3 times 8 is 21, I think."]
+        )
+    ]
+
+    def judged(judge_backend):
+        task = scaling.ScalingTask(
+            backend=judge_backend,
+            messages=messages,
+            prompt=backend.apply_chat_template(messages),
+            params=SamplingParams(max_new_tokens=8),
+            options=ScalingOptions(),
+        )
+        decoder = backend.local.decoder
+        before = decoder.prefill_tokens
+        scores = JudgeYes().score(task, answers)
+        return scores, decoder.prefill_tokens - before, task.usage
+
+    shared, shared_tokens, shared_usage = judged(backend)
+    whole, whole_tokens, whole_usage = judged(WithoutSharedPrefill(backend))
+    assert shared == pytest.approx(whole, abs=1e-4)
+    assert shared_tokens < whole_tokens * 0.8  # the instructions and question were encoded once
+    assert shared_usage.reward_calls == whole_usage.reward_calls == 4
+    assert shared_usage.reward_prompt_tokens < whole_usage.reward_prompt_tokens
