@@ -17,13 +17,15 @@ from h2ogpt.errors import RequestError
 from h2ogpt.scaling.task import ScalingTask
 
 JUDGE_SYSTEM = "You are a careful grader. You check whether an answer to a question is correct."
+# The instructions come before the answer: everything up to the answer is the same for all
+# answers to one question, so a local model encodes it once for all of them.
 YES_NO_QUESTION = (
-    "Question:\n{question}\n\nProposed answer:\n{answer}\n\n"
-    "Is the proposed answer correct? Reply with Yes or No only."
+    "Is the proposed answer to the question below correct? Reply with Yes or No only.\n\n"
+    "Question:\n{question}\n\nProposed answer:\n{answer}"
 )
 SCORE_QUESTION = (
-    "Question:\n{question}\n\nProposed answer:\n{answer}\n\n"
-    "Rate the proposed answer from 0 (wrong) to 9 (fully correct). Reply with one digit only."
+    "Rate the proposed answer to the question below from 0 (wrong) to 9 (fully correct). "
+    "Reply with one digit only.\n\nQuestion:\n{question}\n\nProposed answer:\n{answer}"
 )
 
 

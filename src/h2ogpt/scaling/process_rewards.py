@@ -16,13 +16,13 @@ from h2ogpt.scaling.outcome_rewards import JUDGE_SYSTEM, yes_probability
 from h2ogpt.scaling.steps import Path
 from h2ogpt.scaling.task import ScalingTask
 
-STEP_QUESTION = (
-    "Question:\n{question}\n\nSolution so far:\n{solution}\n\n"
-    "Is the last step of this solution correct? Reply with Yes or No only."
+STEP_QUESTION = (  # instructions first: the part shared by all paths is encoded once
+    "Is the last step of the solution below correct? Reply with Yes or No only.\n\n"
+    "Question:\n{question}\n\nSolution so far:\n{solution}"
 )
 PARTIAL_QUESTION = (
-    "Question:\n{question}\n\nSolution so far:\n{solution}\n\n"
-    "Is this solution correct so far? Reply with Yes or No only."
+    "Is the solution below correct so far? Reply with Yes or No only.\n\n"
+    "Question:\n{question}\n\nSolution so far:\n{solution}"
 )
 
 AGGREGATIONS: dict[str, Callable[[Sequence[float]], float]] = {
