@@ -103,7 +103,8 @@ def via_api(client: openai.OpenAI, model: str, args: argparse.Namespace) -> Runn
         sampling = {"max_tokens": args.max_new_tokens, "temperature": args.temperature, "seed": seed}
         fields = {**scaling_fields(setting, budget), "return_response_only": False}  # candidates in metadata
         reply = client.chat.completions.create(model=model, messages=messages, **sampling, extra_body=fields)
-        candidates = [r["content"] for r in reply.model_extra["metadata"]["all_responses"]]
+        metadata = reply.metadata  # the openai client declares the field (for its own use)
+        candidates = [r["content"] for r in metadata["all_responses"]]
         return Answer(reply.choices[0].message.content or "", candidates, reply.usage.total_tokens)
 
     return run
