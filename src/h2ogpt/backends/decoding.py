@@ -398,34 +398,47 @@ class Decoder:
             positions = positions + 1
             logits = out.logits[:, -1, :].float()
 
+    def _prefix_then_suffixes(
+        self, prefix: Sequence[int], suffixes: Sequence[Sequence[int]], min_width: int = 1
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Prefill ``prefix`` once, then run every suffix after it (right-padded, one batch).
+
+        Returns the logits after the prefix, and the suffixes' logits ``[k, width, vocab]``
+        (None when no suffix is ``min_width`` tokens long).
+        """
+        cache, mask, last_logits = self._prefill([prefix])
+        k, width = len(suffixes), max((len(s) for s in suffixes), default=0)
+        if width < min_width:
+            return last_logits[0], None
+        cache.batch_repeat_interleave(k)
+        ids = torch.full((k, width), self.pad_id, dtype=torch.long)
+        suffix_mask = torch.zeros((k, width), dtype=torch.long)
+        for i, suffix in enumerate(suffixes):
+            ids[i, : len(suffix)] = torch.tensor(suffix, dtype=torch.long)
+            suffix_mask[i, : len(suffix)] = 1
+        ids, suffix_mask = ids.to(self.device), suffix_mask.to(self.device)
+        self.prefill_tokens += int(suffix_mask.sum())
+        out = self._forward(
+            input_ids=ids,
+            attention_mask=torch.cat([mask.repeat_interleave(k, 0), suffix_mask], dim=-1),
+            position_ids=torch.arange(len(prefix), len(prefix) + width, device=self.device).expand(k, -1),
+            past_key_values=cache,
+        )
+        return last_logits[0], out.logits.float()
+
     @torch.inference_mode()
     def next_token_logprobs(
         self, prefix: Sequence[int], suffixes: Sequence[Sequence[int]], top: int
     ) -> list[list[tuple[str, float]]]:
         """The ``top`` most likely next tokens after ``prefix + suffix``, for each suffix, with
         the shared prefix prefilled once (judging many answers to one question)."""
-        cache, mask, last_logits = self._prefill([prefix])
-        k, width = len(suffixes), max((len(s) for s in suffixes), default=0)
-        logits = last_logits.expand(k, -1)
-        if width:
-            cache.batch_repeat_interleave(k)
-            ids = torch.full((k, width), self.pad_id, dtype=torch.long)
-            suffix_mask = torch.zeros((k, width), dtype=torch.long)
-            for i, suffix in enumerate(suffixes):
-                ids[i, : len(suffix)] = torch.tensor(suffix, dtype=torch.long)
-                suffix_mask[i, : len(suffix)] = 1
-            ids, suffix_mask = ids.to(self.device), suffix_mask.to(self.device)
-            self.prefill_tokens += int(suffix_mask.sum())
-            out = self._forward(
-                input_ids=ids,
-                attention_mask=torch.cat([mask.repeat_interleave(k, 0), suffix_mask], dim=-1),
-                position_ids=torch.arange(len(prefix), len(prefix) + width, device=self.device).expand(k, -1),
-                past_key_values=cache,
-            )
-            ends = [len(s) - 1 for s in suffixes]
-            logits = torch.stack(
-                [out.logits[i, end].float() if end >= 0 else last_logits[0] for i, end in enumerate(ends)]
-            )
+        after_prefix, after_suffixes = self._prefix_then_suffixes(prefix, suffixes)
+        logits = torch.stack(
+            [
+                after_suffixes[i, len(s) - 1] if s and after_suffixes is not None else after_prefix
+                for i, s in enumerate(suffixes)
+            ]
+        )
         values, ids = torch.topk(torch.log_softmax(logits, dim=-1), top, dim=-1)
         return [
             [(self.token_text(t), v) for t, v in zip(row_ids, row_values, strict=True)]
@@ -435,27 +448,11 @@ class Decoder:
     @torch.inference_mode()
     def score(self, prompt: Sequence[int], continuations: Sequence[Sequence[int]]) -> list[ContinuationScore]:
         """Per-token log-probabilities of each continuation after ``prompt`` (one prefill)."""
-        cache, mask, last_logits = self._prefill([prompt])
-        width = max((len(c) for c in continuations), default=0)
-        first = torch.log_softmax(last_logits[0], dim=-1)
+        after_prompt, after_tokens = self._prefix_then_suffixes(prompt, continuations, min_width=2)
+        first = torch.log_softmax(after_prompt, dim=-1)
         scores: list[list[float]] = [[first[c[0]].item()] if c else [] for c in continuations]
-        if width > 1:
-            k = len(continuations)
-            cache.batch_repeat_interleave(k)
-            ids = torch.full((k, width), self.pad_id, dtype=torch.long)
-            cont_mask = torch.zeros((k, width), dtype=torch.long)
-            for i, cont in enumerate(continuations):
-                ids[i, : len(cont)] = torch.tensor(cont, dtype=torch.long)
-                cont_mask[i, : len(cont)] = 1
-            ids, cont_mask = ids.to(self.device), cont_mask.to(self.device)
-            start = len(prompt)
-            out = self._forward(
-                input_ids=ids,
-                attention_mask=torch.cat([mask.repeat_interleave(k, 0), cont_mask], dim=-1),
-                position_ids=torch.arange(start, start + width, device=self.device).expand(k, -1),
-                past_key_values=cache,
-            )
-            logprobs = torch.log_softmax(out.logits.float(), dim=-1)
+        if after_tokens is not None:
+            logprobs = torch.log_softmax(after_tokens, dim=-1)
             for i, cont in enumerate(continuations):
                 for j in range(1, len(cont)):
                     scores[i].append(logprobs[i, j - 1, cont[j]].item())

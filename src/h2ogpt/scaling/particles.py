@@ -61,19 +61,40 @@ def log_weight(path: Path, step: int | None = None) -> float:
     return path.scores[-1] if step is None or path.stopped else path.scores[step - 1]
 
 
+def particles_per_iteration(budget: int, iterations: int, n_refs: int, name: str) -> int:
+    """``budget / iterations``, or RequestError when the budget cannot be split that way."""
+    if budget % iterations:
+        raise RequestError(f"budget={budget}: {name} needs a multiple of num_iterations={iterations}")
+    count = budget // iterations
+    if n_refs >= count:
+        raise RequestError(
+            f"num_ref_particles={n_refs} must be fewer than the {count} particles per iteration"
+        )
+    return count
+
+
+def redraw(
+    task: ScalingTask, generator: StepGenerator, particles: list[Path], count: int, step: int
+) -> list[Path]:
+    """``count`` free particles drawn by weight after ``step``; a reference particle drawn
+    is cut back to ``step`` steps and grows again. Session rows follow the draw."""
+    probabilities = softmax([log_weight(p, step) for p in particles])
+    drawn = [particles[i].copy() for i in resample(task, probabilities, count)]
+    cut = [p for p in drawn if len(p.steps) > step]
+    for path in cut:
+        path.steps, path.scores, path.stopped = path.steps[:step], path.scores[:step], False
+    generator.regroup([p for p in drawn if p not in cut])
+    generator.restart(cut)
+    return drawn
+
+
 def particle_gibbs(
     task: ScalingTask, budget: int, iterations: int | None = None, name: str = "particle-gibbs"
 ) -> Generator[ScalingProgress, None, ScalingResult]:
     options = task.options
     iterations = options.num_iterations if iterations is None else iterations
     n_refs = options.num_ref_particles if iterations > 1 else 0
-    if budget % iterations:
-        raise RequestError(f"budget={budget}: {name} needs a multiple of num_iterations={iterations}")
-    particles_count = budget // iterations
-    if n_refs >= particles_count:
-        raise RequestError(
-            f"num_ref_particles={n_refs} must be fewer than the {particles_count} particles per iteration"
-        )
+    particles_count = particles_per_iteration(budget, iterations, n_refs, name)
     reward = process_reward_for(task)
     generator = StepGenerator(task, particles_count)
     refs: list[Path] = []
@@ -95,22 +116,16 @@ def particle_gibbs(
                     break
                 generator.grow(particles, lambda growing: [logit(s) for s in reward.score(task, growing)])
                 step += 1
-                probabilities = softmax([log_weight(p, step) for p in particles])
-                leader = particles[int(np.argmax(probabilities))]
-                drawn = [particles[i].copy() for i in resample(task, probabilities, free)]
-                cut = [p for p in drawn if len(p.steps) > step]  # reference particles drawn as free ones
-                for path in cut:
-                    path.steps, path.scores, path.stopped = path.steps[:step], path.scores[:step], False
-                generator.regroup([p for p in drawn if p not in cut])
-                generator.restart(cut)
-                particles = drawn + refs
+                weights = softmax([log_weight(p, step) for p in particles])
+                leader = particles[int(np.argmax(weights))]
+                particles = redraw(task, generator, particles, weights, free, step) + refs
                 yield ScalingProgress(
                     name,
                     step,
                     options.max_steps,
                     step=step,
                     leader=answer_text(leader, options.step_token)[-80:],
-                    weights=tuple(float(w) for w in probabilities),
+                    weights=tuple(float(w) for w in weights),
                     message=f"iteration {iteration + 1}/{iterations}",
                 )
             final_weights = [log_weight(p) for p in particles]
