@@ -74,11 +74,15 @@ def particles_per_iteration(budget: int, iterations: int, n_refs: int, name: str
 
 
 def redraw(
-    task: ScalingTask, generator: StepGenerator, particles: list[Path], count: int, step: int
+    task: ScalingTask,
+    generator: StepGenerator,
+    particles: list[Path],
+    probabilities: np.ndarray,
+    count: int,
+    step: int,
 ) -> list[Path]:
-    """``count`` free particles drawn by weight after ``step``; a reference particle drawn
-    is cut back to ``step`` steps and grows again. Session rows follow the draw."""
-    probabilities = softmax([log_weight(p, step) for p in particles])
+    """``count`` free particles drawn by ``probabilities`` after ``step``; a reference
+    particle drawn is cut back to ``step`` steps and grows again. Session rows follow the draw."""
     drawn = [particles[i].copy() for i in resample(task, probabilities, count)]
     cut = [p for p in drawn if len(p.steps) > step]
     for path in cut:
