@@ -8,6 +8,8 @@ closing the generator cancels the work.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -221,6 +223,23 @@ class Decoder:
         self.forward_calls += 1
         return self.model(**inputs, use_cache=True)
 
+    def _logits_at(self, positions: torch.Tensor, **inputs) -> torch.Tensor:
+        """One forward returning only the logits at ``positions`` (one per row), ``[rows, vocab]``.
+
+        The vocabulary projection is the costliest part of a forward over many tokens of a
+        small model; where the model takes ``logits_to_keep`` it runs for these positions only.
+        """
+        rows = torch.arange(len(positions), device=self.device)
+        if self._keeps_logits:
+            out = self._forward(**inputs, logits_to_keep=positions[:, None])
+            return out.logits.reshape(len(positions), -1).float()
+        return self._forward(**inputs).logits[rows, positions].float()
+
+    @functools.cached_property
+    def _keeps_logits(self) -> bool:
+        model = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+        return "logits_to_keep" in inspect.signature(model.forward).parameters
+
     def _prefill(self, prompts: Sequence[Sequence[int]]) -> tuple[DynamicCache, torch.Tensor, torch.Tensor]:
         """Prefill left-padded prompts; returns cache, attention mask and last logits."""
         width = max(len(p) for p in prompts)
@@ -232,13 +251,14 @@ class Decoder:
         ids, mask = ids.to(self.device), mask.to(self.device)
         self.prefill_tokens += sum(len(p) for p in prompts)
         cache = DynamicCache()
-        out = self._forward(
+        logits = self._logits_at(
+            torch.full((len(prompts),), width - 1, dtype=torch.long, device=self.device),
             input_ids=ids,
             attention_mask=mask,
             position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
             past_key_values=cache,
         )
-        return cache, mask, out.logits[:, -1, :].float()
+        return cache, mask, logits
 
     def _rng(self, seed: int | None) -> torch.Generator:
         seed = int.from_bytes(os.urandom(8), "little") >> 1 if seed is None else seed
@@ -399,12 +419,17 @@ class Decoder:
             logits = out.logits[:, -1, :].float()
 
     def _prefix_then_suffixes(
-        self, prefix: Sequence[int], suffixes: Sequence[Sequence[int]], min_width: int = 1
+        self,
+        prefix: Sequence[int],
+        suffixes: Sequence[Sequence[int]],
+        min_width: int = 1,
+        last_only: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Prefill ``prefix`` once, then run every suffix after it (right-padded, one batch).
 
-        Returns the logits after the prefix, and the suffixes' logits ``[k, width, vocab]``
-        (None when no suffix is ``min_width`` tokens long).
+        Returns the logits after the prefix, and the suffixes' logits: ``[k, width, vocab]``,
+        or with ``last_only`` ``[k, vocab]`` after each suffix's last token (the prefix's
+        for an empty suffix). None when no suffix is ``min_width`` tokens long.
         """
         cache, mask, last_logits = self._prefill([prefix])
         k, width = len(suffixes), max((len(s) for s in suffixes), default=0)
@@ -418,13 +443,18 @@ class Decoder:
             suffix_mask[i, : len(suffix)] = 1
         ids, suffix_mask = ids.to(self.device), suffix_mask.to(self.device)
         self.prefill_tokens += int(suffix_mask.sum())
-        out = self._forward(
-            input_ids=ids,
-            attention_mask=torch.cat([mask.repeat_interleave(k, 0), suffix_mask], dim=-1),
-            position_ids=torch.arange(len(prefix), len(prefix) + width, device=self.device).expand(k, -1),
-            past_key_values=cache,
-        )
-        return last_logits[0], out.logits.float()
+        inputs = {
+            "input_ids": ids,
+            "attention_mask": torch.cat([mask.repeat_interleave(k, 0), suffix_mask], dim=-1),
+            "position_ids": torch.arange(len(prefix), len(prefix) + width, device=self.device).expand(k, -1),
+            "past_key_values": cache,
+        }
+        if not last_only:
+            return last_logits[0], self._forward(**inputs).logits.float()
+        last = (suffix_mask.sum(-1) - 1).clamp(min=0)
+        after = self._logits_at(last, **inputs)
+        empty = torch.tensor([not s for s in suffixes], device=self.device)
+        return last_logits[0], torch.where(empty[:, None], last_logits, after)
 
     @torch.inference_mode()
     def next_token_logprobs(
@@ -432,13 +462,8 @@ class Decoder:
     ) -> list[list[tuple[str, float]]]:
         """The ``top`` most likely next tokens after ``prefix + suffix``, for each suffix, with
         the shared prefix prefilled once (judging many answers to one question)."""
-        after_prefix, after_suffixes = self._prefix_then_suffixes(prefix, suffixes)
-        logits = torch.stack(
-            [
-                after_suffixes[i, len(s) - 1] if s and after_suffixes is not None else after_prefix
-                for i, s in enumerate(suffixes)
-            ]
-        )
+        after_prefix, after_suffixes = self._prefix_then_suffixes(prefix, suffixes, last_only=True)
+        logits = after_suffixes if after_suffixes is not None else after_prefix.expand(len(suffixes), -1)
         values, ids = torch.topk(torch.log_softmax(logits, dim=-1), top, dim=-1)
         return [
             [(self.token_text(t), v) for t, v in zip(row_ids, row_values, strict=True)]
