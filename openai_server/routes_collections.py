@@ -6,8 +6,6 @@ A thin face over ``h2ogpt.documents.DocumentStore``: collections are the user's 
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
@@ -91,28 +89,15 @@ async def list_documents(name: str, request: Request) -> JSONResponse:
     return JSONResponse({"object": "list", "data": data})
 
 
-def _ingest_uploads(store, name: str, user: str | None, files: list[tuple[str, Any]]) -> dict:
-    """Keep the uploads under ``<data_dir>/uploads/<owner>/<collection>/`` and ingest them
-    from there, so a document's source stays the same when it is uploaded again."""
-    folder = Path(store.settings.data_dir) / "uploads" / (user or "shared") / name
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for filename, handle in files:
-        target = folder / (Path(filename or "").name or "upload")
-        with target.open("wb") as out:
-            shutil.copyfileobj(handle, out)
-        paths.append(target)
-    return store.ingest(paths, collection=name, user=user).to_dict()
-
-
 @router.post("/v1/collections/{name}/documents", responses=ERROR_RESPONSES)
 async def upload_documents(name: str, files: list[UploadFile], request: Request) -> JSONResponse:
     """Upload files (multipart field ``files``); a bad file fails alone (see ``documents``)."""
     if not files or len(files) > MAX_FILES:
         raise bad_request(f"files: upload between 1 and {MAX_FILES} files", "files")
     store, user = _store(request), request_user(request)
-    report = await _call(request, _ingest_uploads, store, name, user, [(f.filename, f.file) for f in files])
-    return JSONResponse(report)
+    files_read = [(f.filename, f.file) for f in files]
+    report = await _call(request, lambda: store.ingest_uploads(files_read, name, user))
+    return JSONResponse(report.to_dict())
 
 
 @router.delete("/v1/collections/{name}/documents", responses=ERROR_RESPONSES)

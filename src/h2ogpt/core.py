@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from h2ogpt.backends import create_backend
+from h2ogpt.backends.base import Backend
 from h2ogpt.pipeline import Pipeline
 from h2ogpt.settings import NO_DOCUMENTS, Settings
 
@@ -37,3 +38,20 @@ def open_documents(settings: Settings):
 def build_pipeline(settings: Settings) -> Pipeline:
     """The answer pipeline over the backend and the collections the Settings ask for."""
     return Pipeline(settings, create_backend(settings), open_documents(settings))
+
+
+def build_pipelines(settings: Settings) -> list[Pipeline]:
+    """One pipeline per model of ``--model_lock`` (just one without it), sharing the
+    document collections; entries naming the same model share its backend."""
+    from h2ogpt.model_lock import backend_identity, locked_models
+
+    models = locked_models(settings)
+    documents = open_documents(settings)
+    backends: dict[tuple, Backend] = {}
+    pipelines = []
+    for name, model_settings in models:
+        key = backend_identity(model_settings)
+        if key not in backends:
+            backends[key] = create_backend(model_settings)
+        pipelines.append(Pipeline(model_settings, backends[key], documents, name))
+    return pipelines

@@ -28,11 +28,18 @@ class Pipeline:
     """Turns AnswerRequests into events using one backend, optional document collections
     and the Settings' defaults."""
 
-    def __init__(self, settings: Settings, backend: Backend, documents: DocumentStore | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        backend: Backend,
+        documents: DocumentStore | None = None,
+        name: str | None = None,
+    ) -> None:
         check_prompt_type(settings.prompt_type)
         self.settings = settings
         self.backend = backend
         self.documents = documents
+        self.name = name or backend.info.name  # what a face shows as the model in use
 
     def answer(self, request: AnswerRequest, user: str | None = None) -> Iterator[Event]:
         """Stream the answer: TokenDelta events (after SourcesFound when it comes from

@@ -134,6 +134,34 @@ class Settings(ScalingOptions):
     gradio: bool = Field(True, description="Serve the browser UI (when not --cli).")
     server_name: str = Field("127.0.0.1", description="Address the browser UI and the API listen on.")
     server_port: int = Field(7860, ge=1, le=65535, description="Port of the browser UI.")
+    share: bool = Field(
+        False,
+        description="Also publish the browser UI through a public gradio.live link (reaches the network).",
+    )
+    root_path: str = Field(
+        "", description="URL path the browser UI is served under behind a proxy, e.g. /h2ogpt."
+    )
+    auth: str = Field(
+        "",
+        description="Browser UI logins: 'user:password' pairs, comma-separated, or the path of a file "
+        "(one user:password per line, or h2oGPT's JSON {user: {password: ...}}). Empty: no login, "
+        "everyone is --guest_name.",
+    )
+    auth_access: Literal["open", "closed"] = Field(
+        "open",
+        description="With --auth: 'open' lets a new user name sign up with its first password; "
+        "'closed' admits only the users of --auth.",
+    )
+    guest_name: str = Field(
+        "guest",
+        min_length=1,
+        description="The browser UI's user when there is no --auth (chats saved under it).",
+    )
+    model_lock: str = Field(
+        "",
+        description="Compare models side by side in the browser UI: a JSON list of up to 4 objects with "
+        "base_model and/or inference_server (optional prompt_type, lora_weights, visible_models name).",
+    )
     openai_server: bool = Field(
         False, description="Also serve the OpenAI-compatible API (python generate.py --openai_server=True)."
     )

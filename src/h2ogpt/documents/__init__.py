@@ -9,9 +9,11 @@ The pipeline, the API and the UI use only :class:`DocumentStore`::
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from langchain_core.documents import Document
 
@@ -25,6 +27,7 @@ from h2ogpt.documents.collections import (
     CollectionInfo,
     CollectionRef,
     CollectionRegistry,
+    user_key,
     validate_name,
 )
 from h2ogpt.documents.ingest import (
@@ -130,6 +133,29 @@ class DocumentStore:
             opened, self.embedder, self.chunker, loader, progress, show_progress, self.batch_chunks, passwords
         )
         return ingestor.run(items)
+
+    def ingest_uploads(
+        self,
+        files: Sequence[tuple[str, BinaryIO]],
+        collection: str | None = None,
+        user: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> IngestReport:
+        """Ingest uploaded files ``(file name, readable)``. They are kept under
+        ``<data_dir>/uploads/<owner>/<collection>/`` and ingested from there, so a document's
+        source stays the same when it is uploaded again."""
+        owner = user_key(user) if user else "shared"
+        folder = (
+            Path(self.settings.data_dir) / "uploads" / owner / validate_name(collection or SHARED_COLLECTION)
+        )
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for filename, handle in files:
+            target = folder / (Path(filename or "").name or "upload")
+            with target.open("wb") as out:
+                shutil.copyfileobj(handle, out)
+            paths.append(target)
+        return self.ingest(paths, collection=collection, user=user, progress=progress)
 
     def search(
         self,
