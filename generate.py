@@ -14,29 +14,47 @@ except ImportError:  # running from a checkout that was not pip-installed
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "src"))
 
 from h2ogpt.entry import run_entry
+from h2ogpt.errors import ConfigError
 from h2ogpt.settings import Settings
 
 
 def start(settings: Settings) -> int:
     """Start the faces the Settings ask for.
 
-    ``--openai_server=True`` serves the OpenAI-compatible API: beside the terminal chat
-    with ``--cli=True`` (one loaded model for both), otherwise on its own (the browser UI
-    is not part of this version yet). Without it: the terminal chat.
+    By default the browser UI (``--gradio``); ``--cli=True``: the terminal chat instead.
+    ``--openai_server=True`` also serves the OpenAI-compatible API beside either (one
+    loaded model for both), or on its own with ``--gradio=False``.
     """
-    from h2ogpt.cli import run_cli
+    if settings.cli and not settings.openai_server:
+        from h2ogpt.cli import run_cli
 
-    if not settings.openai_server:
         return run_cli(settings)
-    from openai_server.server import run_server, serve_in_thread
+    if not settings.cli and not settings.gradio:
+        if not settings.openai_server:
+            raise ConfigError("--gradio=False: nothing to serve; add --openai_server=True or --cli=True")
+        from openai_server.server import run_server
 
-    if not settings.cli:
         return run_server(settings)
-    from h2ogpt.core import build_pipeline
+    from h2ogpt.core import build_pipelines
 
-    pipeline = build_pipeline(settings)
-    with serve_in_thread(settings, pipeline):
-        return run_cli(settings, pipeline=pipeline)
+    pipelines = build_pipelines(settings)
+    if not settings.openai_server:
+        return _run_face(settings, pipelines)
+    from openai_server.server import serve_in_thread
+
+    with serve_in_thread(settings, pipelines[0]):
+        return _run_face(settings, pipelines)
+
+
+def _run_face(settings: Settings, pipelines: list) -> int:
+    if settings.cli:
+        from h2ogpt.cli import run_cli
+
+        return run_cli(settings, pipeline=pipelines[0])
+    from gradio_utils.app import launch_ui
+
+    launch_ui(settings, pipelines, block=True)
+    return 0
 
 
 def entrypoint_main(argv: list[str] | None = None) -> int:

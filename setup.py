@@ -20,9 +20,12 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
-    # the core lives in src/; the faces (openai_server/, generate.py, finetune.py) at the top
+    # the core lives in src/; the faces (openai_server/, gradio_utils/, generate.py, finetune.py) at the top
     package_dir={"": ".", "h2ogpt": "src/h2ogpt"},
-    packages=[*find_packages("src"), *find_packages(include=["openai_server", "openai_server.*"])],
+    packages=[
+        *find_packages("src"),
+        *find_packages(include=["openai_server", "openai_server.*", "gradio_utils", "gradio_utils.*"]),
+    ],
     py_modules=["generate", "finetune"],
     install_requires=requirements("requirements.txt"),
     extras_require={

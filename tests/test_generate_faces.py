@@ -48,6 +48,7 @@ def test_generate_serves_the_api(generate_env, converted_model_dir):
             sys.executable,
             "generate.py",
             "--openai_server=True",
+            "--gradio=False",
             f"--openai_port={port}",
             "--max_new_tokens=16",
         ],

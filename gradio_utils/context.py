@@ -1,0 +1,56 @@
+"""What every UI handler needs: the core objects, who is asking, and stop requests."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import gradio as gr
+
+from h2ogpt.pipeline import Pipeline
+from h2ogpt.settings import Settings
+from h2ogpt.storage import ChatStore
+from h2ogpt.users import Accounts
+
+UI_USER_PREFIX = "ui-"  # document owners of the UI, apart from the API's key-holders
+
+
+@dataclass(frozen=True)
+class UiUser:
+    """Who is asking: ``name`` owns saved chats; ``documents`` owns private collections
+    (None: the local single user, when the UI has no login)."""
+
+    name: str
+    documents: str | None
+
+
+@dataclass
+class UiContext:
+    settings: Settings
+    pipelines: list[Pipeline]
+    chats: ChatStore
+    accounts: Accounts
+    _stops: dict[str, threading.Event] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def pipeline(self) -> Pipeline:
+        """The first (or only) model: documents, titles and single-model chat use it."""
+        return self.pipelines[0]
+
+    @property
+    def documents(self):
+        return self.pipeline.documents
+
+    def user(self, request: gr.Request | None) -> UiUser:
+        """The logged-in user (the guest without --auth)."""
+        name = getattr(request, "username", None) if request is not None else None
+        if self.accounts.enabled and name:
+            return UiUser(name, UI_USER_PREFIX + name)
+        return UiUser(self.accounts.guest, None)
+
+    def stop_event(self, request: gr.Request | None) -> threading.Event:
+        """The browser session's stop flag (set by the Stop button, cleared per answer)."""
+        key = getattr(request, "session_hash", None) or "default"
+        with self._lock:
+            return self._stops.setdefault(key, threading.Event())

@@ -1,0 +1,144 @@
+"""The Documents tab: pick or create a collection, upload files (with progress and
+per-file errors), list and delete documents. Everything goes through DocumentStore."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import gradio as gr
+
+from gradio_utils.context import UiContext
+from h2ogpt.documents import SHARED_COLLECTION, IngestProgress, IngestReport
+from h2ogpt.errors import H2OGPTError
+from h2ogpt.settings import NO_DOCUMENTS
+
+MAX_UPLOAD_FILES = 100
+
+
+def _name(source: str) -> str:
+    return source.rsplit("/", 1)[-1]
+
+
+def describe_report(report: IngestReport) -> str:
+    """What an upload did, file by file: added, unchanged, or why it failed."""
+    lines = [f"**{report.collection}:** {len(report.ok)} added, {len(report.failed)} failed"]
+    for result in report.results:
+        if result.status == "failed":
+            lines.append(f"- ❌ `{_name(result.source)}`: {result.reason}")
+        else:
+            lines.append(f"- ✅ `{_name(result.source)}`: {result.status}, {result.chunks} chunks")
+    return "\n".join(lines)
+
+
+class DocumentsHandlers:
+    def __init__(self, ctx: UiContext) -> None:
+        self.ctx = ctx
+
+    @property
+    def store(self):
+        return self.ctx.documents
+
+    def collection_names(self, request: gr.Request) -> list[str]:
+        return [c.name for c in self.store.list_collections(self.ctx.user(request).documents)]
+
+    def refresh(self, collection: str | None, chat_collection: str | None, request: gr.Request):
+        """Collection choices (documents tab, chat), the document table and choices.
+
+        The chat starts on --langchain_mode when that collection has documents, else on
+        LLM (no documents).
+        """
+        infos = self.store.list_collections(self.ctx.user(request).documents)
+        names = [c.name for c in infos]
+        collection = collection if collection in names else (names[0] if names else None)
+        if chat_collection not in [NO_DOCUMENTS, *names]:
+            filled = {c.name for c in infos if c.documents}
+            mode = self.ctx.settings.langchain_mode
+            chat_collection = mode if mode in filled else NO_DOCUMENTS
+        table, sources = self._documents(collection, request)
+        return (
+            gr.update(choices=names, value=collection),
+            gr.update(choices=[NO_DOCUMENTS, *names], value=chat_collection),
+            table,
+            gr.update(choices=sources, value=[]),
+        )
+
+    def chat_documents(self, chat_collection: str | None, request: gr.Request):
+        """The documents the chat may be restricted to, for its chosen collection."""
+        if not chat_collection or chat_collection == NO_DOCUMENTS:
+            return gr.update(choices=[], value=[])
+        _, sources = self._documents(chat_collection, request)
+        return gr.update(choices=[(_name(s), s) for s in sources], value=[])
+
+    def _documents(self, collection: str | None, request: gr.Request) -> tuple[list[list], list[str]]:
+        if not collection:
+            return [], []
+        try:
+            docs = self.store.list_documents(collection, self.ctx.user(request).documents)
+        except H2OGPTError as exc:
+            gr.Warning(str(exc))
+            return [], []
+        return [[_name(d.source), d.pages, d.chunks] for d in docs], [d.source for d in docs]
+
+    def create(self, name: str, request: gr.Request):
+        """A new collection, private to the logged-in user (shared without a login)."""
+        try:
+            self.store.create_collection((name or "").strip(), self.ctx.user(request).documents)
+            gr.Info(f"Created collection {name.strip()}.")
+        except H2OGPTError as exc:
+            gr.Warning(str(exc))
+            return gr.skip(), gr.skip()
+        names = self.collection_names(request)
+        return gr.update(choices=names, value=name.strip()), ""
+
+    def upload(self, files: list[str] | None, collection: str | None, request: gr.Request) -> Iterator[str]:
+        """Ingest the uploaded files, yielding the progress and then the per-file report."""
+        if not files:
+            yield "Choose one or more files first."
+            return
+        if len(files) > MAX_UPLOAD_FILES:
+            yield f"Upload at most {MAX_UPLOAD_FILES} files at once (got {len(files)})."
+            return
+        collection = collection or SHARED_COLLECTION
+        user = self.ctx.user(request).documents
+        updates: queue.Queue[IngestProgress] = queue.Queue()
+        outcome: dict[str, object] = {}
+
+        def work() -> None:
+            try:
+                with ExitStack() as stack:
+                    handles = [(Path(f).name, stack.enter_context(open(f, "rb"))) for f in files]
+                    outcome["report"] = self.store.ingest_uploads(handles, collection, user, updates.put)
+            except (H2OGPTError, OSError) as exc:
+                outcome["error"] = str(exc)
+
+        worker = threading.Thread(target=work, daemon=True)
+        worker.start()
+        yield f"Adding {len(files)} files to {collection}…"
+        while worker.is_alive() or not updates.empty():
+            try:
+                step = updates.get(timeout=0.25)
+            except queue.Empty:
+                continue
+            yield (
+                f"Adding to {collection}: {step.documents_done}/{step.documents_total} files, "
+                f"{step.chunks_embedded} chunks embedded (`{_name(step.source)}`)"
+            )
+        worker.join()
+        if "error" in outcome:
+            yield f"❌ Not added: {outcome['error']}"
+            return
+        yield describe_report(outcome["report"])
+
+    def delete(self, sources: list[str] | None, collection: str | None, request: gr.Request):
+        if not sources or not collection:
+            gr.Warning("Choose the documents to delete.")
+            return
+        try:
+            deleted = self.store.delete_documents(sources, collection, self.ctx.user(request).documents)
+            gr.Info(f"Deleted {deleted} documents from {collection}.")
+        except H2OGPTError as exc:
+            gr.Warning(str(exc))

@@ -1,0 +1,75 @@
+"""The sidebar of saved chats: open, rename, delete, export and import (h2oGPT's JSON)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+
+from gradio_utils.chat_view import conversations_from_saved, render_all
+from gradio_utils.context import UiContext
+from h2ogpt.errors import H2OGPTError
+
+
+class SavedChatsHandlers:
+    def __init__(self, ctx: UiContext) -> None:
+        self.ctx = ctx
+
+    def choices(self, request: gr.Request, selected: str | None = None):
+        """The sidebar list of the user's chats, newest first."""
+        chats = self.ctx.chats.list(self.ctx.user(request).name)
+        ids = {chat.id for chat in chats}
+        return gr.update(
+            choices=[(c.title, c.id) for c in chats], value=selected if selected in ids else None
+        )
+
+    def open(self, chat_id: str | None, request: gr.Request):
+        """Show a saved chat; returns (conversations, chat id, title box, *chatbots)."""
+        if not chat_id:
+            return (gr.skip(),) * (3 + len(self.ctx.pipelines))
+        try:
+            chat = self.ctx.chats.get(self.ctx.user(request).name, chat_id)
+        except H2OGPTError as exc:
+            gr.Warning(str(exc))
+            return (gr.skip(),) * (3 + len(self.ctx.pipelines))
+        conversations = conversations_from_saved(chat.messages, len(self.ctx.pipelines))
+        return (conversations, chat.id, chat.title, *render_all(conversations))
+
+    def rename(self, chat_id: str | None, title: str, request: gr.Request):
+        if not chat_id:
+            gr.Warning("Open a saved chat to rename it.")
+            return gr.skip()
+        try:
+            self.ctx.chats.rename(self.ctx.user(request).name, chat_id, title)
+        except H2OGPTError as exc:
+            gr.Warning(str(exc))
+        return self.choices(request, chat_id)
+
+    def delete(self, chat_id: str | None, request: gr.Request):
+        """Delete the open chat; the page shows a new, empty one."""
+        if chat_id:
+            try:
+                self.ctx.chats.delete(self.ctx.user(request).name, chat_id)
+            except H2OGPTError as exc:
+                gr.Warning(str(exc))
+        conversations = [[] for _ in self.ctx.pipelines]
+        return (self.choices(request), conversations, None, "", *render_all(conversations))
+
+    def export(self, request: gr.Request):
+        """A JSON file of all the user's chats, to download."""
+        folder = Path(tempfile.mkdtemp(prefix="h2ogpt-chats-"))
+        path = folder / "h2ogpt_chats.json"
+        path.write_text(self.ctx.chats.export_json(self.ctx.user(request).name), encoding="utf-8")
+        return gr.update(value=str(path), visible=True)
+
+    def import_file(self, file: str | None, request: gr.Request):
+        if not file:
+            return gr.skip()
+        try:
+            text = Path(file).read_text(encoding="utf-8")
+            imported = self.ctx.chats.import_json(self.ctx.user(request).name, text)
+            gr.Info(f"Imported {len(imported)} chats.")
+        except (H2OGPTError, UnicodeDecodeError, OSError) as exc:
+            gr.Warning(f"{Path(file).name}: {exc}")
+        return self.choices(request)
