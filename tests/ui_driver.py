@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import re
+import socket
 
 from playwright.sync_api import Page, expect
 
 USERS = {"alice": "wonderland", "bob": "builder"}
 ANSWER_TIMEOUT_MS = 120_000
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def bot_messages(page: Page, chatbot: int = 0):

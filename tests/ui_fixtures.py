@@ -9,14 +9,13 @@ screenshot under ``test-artifacts/`` when it fails.
 from __future__ import annotations
 
 import shutil
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
-from ui_driver import USERS
+from ui_driver import USERS, free_port
 
 import netguard
 from gradio_utils.app import launch_ui
@@ -36,12 +35,6 @@ CHROMIUM_ARGS = [  # headless, and no background calls to Google's services
     "--disable-default-apps",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def serve_ui(settings: Settings, backend, **updates):
