@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -17,6 +18,7 @@ from h2ogpt.errors import H2OGPTError
 from h2ogpt.settings import NO_DOCUMENTS
 
 MAX_UPLOAD_FILES = 100
+STATUS_ORDER = ("added", "replaced", "unchanged", "failed")
 
 
 def _name(source: str) -> str:
@@ -25,12 +27,16 @@ def _name(source: str) -> str:
 
 def describe_report(report: IngestReport) -> str:
     """What an upload did, file by file: added, unchanged, or why it failed."""
-    lines = [f"**{report.collection}:** {len(report.ok)} added, {len(report.failed)} failed"]
+    counts = Counter(result.status for result in report.results)
+    summary = ", ".join(
+        f"{counts[status]} {status}" for status in STATUS_ORDER if counts[status] or status == "failed"
+    )
+    lines = [f"**{report.collection}:** {summary}"]
     for result in report.results:
         if result.status == "failed":
-            lines.append(f"- ❌ `{_name(result.source)}`: {result.reason}")
+            lines.append(f"- **failed** `{_name(result.source)}`: {result.reason}")
         else:
-            lines.append(f"- ✅ `{_name(result.source)}`: {result.status}, {result.chunks} chunks")
+            lines.append(f"- {result.status} `{_name(result.source)}`: {result.chunks} chunks")
     return "\n".join(lines)
 
 
@@ -63,7 +69,7 @@ class DocumentsHandlers:
             gr.update(choices=names, value=collection),
             gr.update(choices=[NO_DOCUMENTS, *names], value=chat_collection),
             table,
-            gr.update(choices=sources, value=[]),
+            gr.update(choices=[(_name(s), s) for s in sources], value=[]),
         )
 
     def chat_documents(self, chat_collection: str | None, request: gr.Request):
@@ -129,7 +135,7 @@ class DocumentsHandlers:
             )
         worker.join()
         if "error" in outcome:
-            yield f"❌ Not added: {outcome['error']}"
+            yield f"**Not added:** {outcome['error']}"
             return
         yield describe_report(outcome["report"])
 

@@ -57,5 +57,5 @@ def login(page: Page, url: str, user: str, password: str) -> None:
 def open_chat(page: Page, url: str) -> None:
     """Open the page for a plain chat (no documents, whatever the collections hold)."""
     page.goto(url)
-    expect(page.locator("#chat-collection input")).not_to_have_value("")  # the collections are listed
+    expect(page.locator("#chat-collection input")).not_to_have_value("", timeout=60_000)  # collections listed
     choose(page, "chat-collection", "LLM")
