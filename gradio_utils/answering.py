@@ -49,11 +49,11 @@ def _apply(answering: Answering, event: Event) -> None:
         answering.finished = True
 
 
-def _pump(events: Iterator[Event], index: int, out: queue.Queue, stop: threading.Event) -> None:
+def _pump(events: Iterator[Event], index: int, out: queue.Queue, stops: Sequence[threading.Event]) -> None:
     try:
         for event in events:
             out.put((index, event))
-            if stop.is_set():
+            if any(stop.is_set() for stop in stops):
                 break
     finally:
         events.close()  # cancels the generation when the user stopped it
@@ -76,15 +76,24 @@ def stream_answers(
         conversation.append(message)
         answers.append(Answering(message))
     events: queue.Queue = queue.Queue()
+    abandoned = threading.Event()  # set when this generator is closed (the page went away)
     threads = [
         threading.Thread(
-            target=_pump, args=(pipeline.answer(request, user=user), i, events, stop), daemon=True
+            target=_pump,
+            args=(pipeline.answer(request, user=user), i, events, (stop, abandoned)),
+            daemon=True,
         )
         for i, (pipeline, request) in enumerate(zip(pipelines, requests, strict=True))
     ]
     for thread in threads:
         thread.start()
-    running = len(threads)
+    try:
+        yield from _collect(events, answers, len(threads))
+    finally:
+        abandoned.set()
+
+
+def _collect(events: queue.Queue, answers: list[Answering], running: int) -> Iterator[list[Answering]]:
     while running:
         index, event = events.get()
         if event is _DONE:

@@ -275,27 +275,46 @@ class ChatHandlers:
         return (conversations, None, *render_all(conversations))
 
 
+NO_ANSWER: Message = {"role": "assistant", "content": "(no answer from this model)", "error": True}
+
+
+def _answers_by_turn(conversation: list[Message]) -> dict[int, Message]:
+    """Each question's answer, by the question's number (0, 1, ...)."""
+    turn, answers = -1, {}
+    for message in conversation:
+        if message["role"] == "user":
+            turn += 1
+        elif message["role"] == "assistant":
+            answers[turn] = message
+    return answers
+
+
 def _saved_messages(conversations: list[list[Message]]) -> list[Message]:
     """The first model's conversation; with several models, each answer keeps the other
-    models' answers under ``others``."""
+    models' answers to the same question under ``others``."""
     first = [dict(m) for m in conversations[0]]
     if len(conversations) > 1:
-        for index, message in enumerate(first):
-            if message["role"] == "assistant":
-                message["others"] = [c[index] for c in conversations[1:] if index < len(c)]
+        others = [_answers_by_turn(c) for c in conversations[1:]]
+        turn = -1
+        for message in first:
+            if message["role"] == "user":
+                turn += 1
+            elif message["role"] == "assistant":
+                message["others"] = [answers.get(turn, NO_ANSWER) for answers in others]
     return first
 
 
 def conversations_from_saved(messages: list[Message], models: int) -> list[list[Message]]:
-    """The per-model conversations of a saved chat (inverse of ``_saved_messages``)."""
+    """The per-model conversations of a saved chat (inverse of ``_saved_messages``); a
+    model the chat has no answer from gets a placeholder, so every column stays aligned."""
     conversations: list[list[Message]] = [[] for _ in range(models)]
     for message in messages:
         others = message.get("others") or []
         base = {k: v for k, v in message.items() if k != "others"}
         conversations[0].append(base)
         for k in range(1, models):
-            if message["role"] == "user":
+            if message["role"] != "assistant":
                 conversations[k].append(dict(base))
-            elif k - 1 < len(others):
-                conversations[k].append(others[k - 1])
+            else:
+                conversations[k].append(dict(others[k - 1]) if k - 1 < len(others) else dict(NO_ANSWER))
     return conversations

@@ -141,6 +141,17 @@ def test_two_users_never_see_each_others_chats(pages, auth_ui_url):
     expect(alice.locator("#saved-chats")).to_contain_text("Alice's secret question")
     expect(alice.locator("#saved-chats")).not_to_contain_text("Bob")
 
+    # MyData is each user's own: what Alice adds there, Bob never sees
+    alice.get_by_role("tab", name="Documents").click()
+    choose(alice, "docs-collection", "MyData")
+    alice.locator("#upload-files input[type=file]").set_input_files(DOCS / "codeblock.md")
+    alice.locator("#add-documents").click()
+    expect(alice.locator("#ingest-status")).to_contain_text("MyData: 1 added", timeout=ANSWER_TIMEOUT_MS)
+    expect(alice.locator("#doc-list")).to_contain_text("codeblock.md")
+    bob.get_by_role("tab", name="Documents").click()
+    choose(bob, "docs-collection", "MyData")
+    expect(bob.locator("#doc-list")).not_to_contain_text("codeblock.md")
+
 
 def test_a_wrong_password_is_refused(page, auth_ui_url):
     page.goto(auth_ui_url)
