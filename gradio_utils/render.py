@@ -177,7 +177,8 @@ def chatbot_messages(
             {
                 "role": "assistant",
                 "content": progress_text(progress),
-                "metadata": {"title": f"Scaling ({progress.algorithm}) in progress", "status": "pending"},
+                # the title stays visible while Gradio shows a pending block collapsed
+                "metadata": {"title": f"Scaling in progress: {progress_text(progress)}", "status": "pending"},
             }
         )
     return shown
