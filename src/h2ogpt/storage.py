@@ -14,13 +14,12 @@ import math
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from h2ogpt.errors import ConfigError, RequestError
+from h2ogpt.sqlite_files import connect, write_transaction
 
 if TYPE_CHECKING:
     from h2ogpt.settings import Settings
@@ -77,7 +76,7 @@ class ChatStore:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._connect() as conn:
+            with connect(self.path) as conn:
                 conn.execute("PRAGMA journal_mode=WAL")
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
                 if version > SCHEMA_VERSION:
@@ -120,7 +119,7 @@ class ChatStore:
         stored = _dump(_check_messages(messages, "chat"), "chat")
         clean = json.loads(stored)  # exactly what a later get() returns
         new_title = _clean_title(title) if title is not None and title.strip() else None
-        with self._write() as conn:
+        with write_transaction(self.path) as conn:
             row = None
             if chat_id:
                 row = conn.execute(
@@ -139,7 +138,7 @@ class ChatStore:
 
     def get(self, user: str, chat_id: str) -> SavedChat:
         """``user``'s chat ``chat_id``; RequestError when there is none."""
-        with self._connect() as conn:
+        with connect(self.path) as conn:
             row = conn.execute(
                 "SELECT id, title, messages, created, updated FROM chats WHERE id = ? AND owner = ?",
                 (chat_id, _owner(user)),
@@ -151,7 +150,7 @@ class ChatStore:
     def rename(self, user: str, chat_id: str, title: str) -> SavedChat:
         """Give ``user``'s chat a new title (stripped, not empty)."""
         clean = _clean_title(title)
-        with self._write() as conn:
+        with write_transaction(self.path) as conn:
             done = conn.execute(
                 "UPDATE chats SET title = ? WHERE id = ? AND owner = ?", (clean, chat_id, _owner(user))
             )
@@ -161,7 +160,7 @@ class ChatStore:
 
     def delete(self, user: str, chat_id: str) -> None:
         """Delete ``user``'s chat ``chat_id``; RequestError when there is none."""
-        with self._write() as conn:
+        with write_transaction(self.path) as conn:
             done = conn.execute("DELETE FROM chats WHERE id = ? AND owner = ?", (chat_id, _owner(user)))
             if done.rowcount == 0:
                 raise _no_chat(chat_id)
@@ -185,41 +184,20 @@ class ChatStore:
         """
         owner = _owner(user)
         incoming = parse_chat_file(text)
-        with self._write() as conn:
+        with write_transaction(self.path) as conn:
             saved = [_insert(conn, owner, chat, _next_time(conn, owner)) for chat in incoming]
         logger.info("imported %d chats", len(saved))
         return saved
 
     def list(self, user: str) -> list[SavedChat]:
         """``user``'s chats, the most recently updated first."""
-        with self._connect() as conn:
+        with connect(self.path) as conn:
             rows = conn.execute(
                 "SELECT id, title, messages, created, updated FROM chats WHERE owner = ? "
                 "ORDER BY updated DESC, rowid DESC",
                 (_owner(user),),
             ).fetchall()
         return [_chat(row) for row in rows]
-
-    # --- connections -----------------------------------------------------------------------
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        try:
-            yield conn
-        finally:
-            conn.close()
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """A connection inside one write transaction: committed on success, else rolled back."""
-        with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
 
 
 def default_title(messages: list[dict[str, Any]]) -> str:

@@ -16,12 +16,12 @@ import secrets
 import sqlite3
 import time
 import unicodedata
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from h2ogpt.errors import ConfigError
+from h2ogpt.sqlite_files import connect, write_transaction
 
 if TYPE_CHECKING:
     from h2ogpt.settings import Settings
@@ -216,7 +216,7 @@ class _SignUps:
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with self._connect() as conn:
+            with connect(self.path) as conn:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
@@ -231,31 +231,17 @@ class _SignUps:
 
     def check_or_sign_up(self, name: str, password: str) -> bool:
         """True if ``name`` is new (and is now signed up with ``password``) or ``password`` matches."""
-        with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                row = conn.execute("SELECT password_hash FROM users WHERE name = ?", (name,)).fetchone()
-                if row is None:
-                    conn.execute(
-                        "INSERT INTO users (name, password_hash, created) VALUES (?, ?, ?)",
-                        (name, hash_password(password), time.time()),
-                    )
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        with write_transaction(self.path) as conn:
+            row = conn.execute("SELECT password_hash FROM users WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                conn.execute(
+                    "INSERT INTO users (name, password_hash, created) VALUES (?, ?, ?)",
+                    (name, hash_password(password), time.time()),
+                )
         if row is None:
             logger.info("user %r signed up", name)
             return True
         return verify_password(password, row[0])
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        try:
-            yield conn
-        finally:
-            conn.close()
 
 
 def hash_password(password: str) -> str:
