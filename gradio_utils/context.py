@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import gradio as gr
@@ -13,6 +14,7 @@ from h2ogpt.storage import ChatStore
 from h2ogpt.users import Accounts
 
 UI_USER_PREFIX = "ui-"  # document owners of the UI, apart from the API's key-holders
+MAX_STOP_FLAGS = 10_000  # browser sessions whose Stop flag is kept (the oldest are dropped)
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ class UiContext:
     pipelines: list[Pipeline]
     chats: ChatStore
     accounts: Accounts
-    _stops: dict[str, threading.Event] = field(default_factory=dict)
+    _stops: OrderedDict[str, threading.Event] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -53,4 +55,6 @@ class UiContext:
         """The browser session's stop flag (set by the Stop button, cleared per answer)."""
         key = getattr(request, "session_hash", None) or "default"
         with self._lock:
+            if key not in self._stops and len(self._stops) >= MAX_STOP_FLAGS:
+                self._stops.popitem(last=False)
             return self._stops.setdefault(key, threading.Event())
