@@ -51,7 +51,9 @@ def build_ui(ctx: UiContext) -> gr.Blocks:
                 rename = gr.Button("Rename", size="sm", elem_id="rename-chat")
                 delete = gr.Button("Delete", size="sm", variant="stop", elem_id="delete-chat")
             export = gr.Button("Export chats", size="sm", elem_id="export-chats")
-            export_file = gr.File(label="Exported chats", visible=False, interactive=False, height=80)
+            export_file = gr.File(
+                label="Exported chats", visible=False, interactive=False, height=80, elem_id="export-file"
+            )
             import_file = gr.UploadButton("Import chats", file_types=[".json"], size="sm")
         with gr.Tab("Chat", id="chat"):
             gr.Markdown(

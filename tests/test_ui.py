@@ -7,8 +7,10 @@ Every test also fails if its page requested a host that is not loopback (see
 
 from __future__ import annotations
 
+import json
 import re
 import time
+from pathlib import Path
 
 from playwright.sync_api import expect
 from ui_driver import (
@@ -171,3 +173,26 @@ def test_the_page_requests_only_loopback_hosts(pages, ui_url):
     expect(page.locator("#doc-list")).to_be_visible()
     assert len(pages.requested) > 10  # the page, its scripts, styles and API calls were seen
     assert pages.outside_requests() == []
+
+
+def test_a_saved_chat_is_renamed_exported_and_deleted(page, ui_url):
+    open_chat(page, ui_url)
+    question = "Name a fruit that is yellow."
+    ask(page, question)
+    wait_until_saved(page, question)
+    page.locator("#chat-title textarea").fill("Yellow fruit")
+    page.locator("#rename-chat").click()
+    saved = page.locator("#saved-chats")
+    expect(saved).to_contain_text("Yellow fruit")
+
+    page.locator("#export-chats").click()
+    with page.expect_download() as download:
+        page.locator("#export-file a").first.click()
+    exported = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+    chat = next(c for c in exported["chats"] if c["title"] == "Yellow fruit")
+    assert chat["messages"][0] == {"role": "user", "content": question}
+    assert chat["messages"][1]["role"] == "assistant" and chat["messages"][1]["content"]
+
+    page.locator("#delete-chat").click()
+    expect(saved).not_to_contain_text("Yellow fruit")
+    expect(page.locator("#chatbot-0 .message")).to_have_count(0)
