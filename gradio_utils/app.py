@@ -98,7 +98,14 @@ def build_ui(ctx: UiContext) -> gr.Blocks:
                 uploads = gr.File(
                     file_count="multiple", label="Files to add", elem_id="upload-files", height=140
                 )
-                add = gr.Button("Add to collection", variant="primary", elem_id="add-documents")
+                with gr.Row():
+                    password = gr.Textbox(
+                        label="Password for encrypted files",
+                        type="password",
+                        scale=2,
+                        elem_id="upload-password",
+                    )
+                    add = gr.Button("Add to collection", variant="primary", scale=3, elem_id="add-documents")
                 ingest_status = gr.Markdown(elem_id="ingest-status")
                 doc_table = gr.Dataframe(
                     headers=["Document", "Pages", "Chunks"],
@@ -145,7 +152,9 @@ def build_ui(ctx: UiContext) -> gr.Blocks:
             demo.load(**refresh_docs)
             doc_collection.input(**refresh_docs)
             create.click(docs.create, [new_name], [doc_collection, new_name]).then(**refresh_docs)
-            uploaded = add.click(docs.upload, [uploads, doc_collection], [ingest_status], concurrency_limit=2)
+            uploaded = add.click(
+                docs.upload, [uploads, doc_collection, password], [ingest_status], concurrency_limit=2
+            )
             uploaded = uploaded.then(**refresh_docs).then(lambda: None, None, [uploads])
             # the chat now answers from the collection just filled
             uploaded = uploaded.then(lambda name: name, [doc_collection], [controls.collection])

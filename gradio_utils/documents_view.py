@@ -32,6 +32,8 @@ def describe_report(report: IngestReport) -> str:
         f"{counts[status]} {status}" for status in STATUS_ORDER if counts[status] or status == "failed"
     )
     lines = [f"**{report.collection}:** {summary}"]
+    if any("password" in result.reason for result in report.failed):
+        lines.append("Encrypted files: give their password below and add them again.")
     for result in report.results:
         if result.status == "failed":
             lines.append(f"- **failed** `{_name(result.source)}`: {result.reason}")
@@ -100,8 +102,11 @@ class DocumentsHandlers:
         names = self.collection_names(request)
         return gr.update(choices=names, value=name.strip()), ""
 
-    def upload(self, files: list[str] | None, collection: str | None, request: gr.Request) -> Iterator[str]:
-        """Ingest the uploaded files, yielding the progress and then the per-file report."""
+    def upload(
+        self, files: list[str] | None, collection: str | None, password: str, request: gr.Request
+    ) -> Iterator[str]:
+        """Ingest the uploaded files, yielding the progress and then the per-file report.
+        ``password`` opens those of them that are encrypted."""
         if not files:
             yield "Choose one or more files first."
             return
@@ -117,7 +122,10 @@ class DocumentsHandlers:
             try:
                 with ExitStack() as stack:
                     handles = [(Path(f).name, stack.enter_context(open(f, "rb"))) for f in files]
-                    outcome["report"] = self.store.ingest_uploads(handles, collection, user, updates.put)
+                    passwords = {name: password for name, _ in handles} if password else None
+                    outcome["report"] = self.store.ingest_uploads(
+                        handles, collection, user, updates.put, passwords
+                    )
             except (H2OGPTError, OSError) as exc:
                 outcome["error"] = str(exc)
 

@@ -98,7 +98,14 @@ def test_a_pdf_is_uploaded_and_the_answer_cites_its_file_and_page(page, ui_url):
     status = page.locator("#ingest-status")
     expect(status).to_contain_text("1 added, 1 failed", timeout=ANSWER_TIMEOUT_MS)
     expect(status).to_contain_text("password.pdf")  # the bad file is named with its reason
+    expect(status).to_contain_text("give their password")
     expect(page.locator("#doc-list")).to_contain_text("fake-memo.pdf")
+    # with its password the encrypted PDF goes in
+    page.locator("#upload-password input").fill("password")
+    page.locator("#upload-files input[type=file]").set_input_files(DOCS / "password.pdf")
+    page.locator("#add-documents").click()
+    expect(status).to_contain_text("1 added, 0 failed", timeout=ANSWER_TIMEOUT_MS)
+    expect(page.locator("#doc-list")).to_contain_text("password.pdf")
     page.get_by_role("tab", name="Chat").click()
     question = "How many trucks were used, and for how many hours?"
     ask(page, question)

@@ -140,10 +140,11 @@ class DocumentStore:
         collection: str | None = None,
         user: str | None = None,
         progress: ProgressCallback | None = None,
+        passwords: Mapping[str, str] | None = None,
     ) -> IngestReport:
         """Ingest uploaded files ``(file name, readable)``. They are kept under
         ``<data_dir>/uploads/<owner>/<collection>/`` and ingested from there, so a document's
-        source stays the same when it is uploaded again."""
+        source stays the same when it is uploaded again. ``passwords``: by file name."""
         owner = user_key(user) if user else "shared"
         folder = (
             Path(self.settings.data_dir) / "uploads" / owner / validate_name(collection or SHARED_COLLECTION)
@@ -155,7 +156,7 @@ class DocumentStore:
             with target.open("wb") as out:
                 shutil.copyfileobj(handle, out)
             paths.append(target)
-        return self.ingest(paths, collection=collection, user=user, progress=progress)
+        return self.ingest(paths, collection=collection, user=user, progress=progress, passwords=passwords)
 
     def search(
         self,
