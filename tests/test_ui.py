@@ -203,3 +203,22 @@ def test_a_saved_chat_is_renamed_exported_and_deleted(page, ui_url):
     page.locator("#delete-chat").click()
     expect(saved).not_to_contain_text("Yellow fruit")
     expect(page.locator("#chatbot-0 .message")).to_have_count(0)
+
+
+def test_a_new_collection_is_summarized_with_its_sources(page, ui_url):
+    page.goto(ui_url)
+    page.get_by_role("tab", name="Documents").click()
+    page.get_by_label("New collection").fill("memos")
+    page.locator("#create-collection").click()
+    expect(page.locator("#docs-collection input")).to_have_value("memos")
+    page.locator("#upload-files input[type=file]").set_input_files(DOCS / "fake-memo.pdf")
+    page.locator("#add-documents").click()
+    expect(page.locator("#ingest-status")).to_contain_text("memos: 1 added", timeout=ANSWER_TIMEOUT_MS)
+    page.get_by_role("tab", name="Chat").click()
+    expect(page.locator("#chat-collection input")).to_have_value("memos")  # the chat follows the upload
+    page.get_by_label("Summarize").check()
+    ask(page, "Summarize")
+    wait_until_saved(page, "Summarize")
+    answer = bot_messages(page).last
+    expect(answer.locator(".sources")).to_contain_text("fake-memo.pdf, page 1")
+    assert len(answer.inner_text().split("Sources")[0].split()) >= 3  # a summary was written
