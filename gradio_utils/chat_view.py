@@ -4,159 +4,16 @@ stream the pipeline's events through ``answering`` and render them."""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
-from typing import Any
 
 import gradio as gr
 from pydantic import ValidationError
 
 from gradio_utils.answering import stream_answers
+from gradio_utils.chat_controls import ChatControls, build_controls, request_fields
 from gradio_utils.context import UiContext
 from gradio_utils.render import Message, chatbot_messages
 from h2ogpt.request import AnswerRequest
-from h2ogpt.settings import NO_DOCUMENTS
-
-log = logging.getLogger(__name__)
-
-SCALING_CHOICES = [
-    ("None", "none"),
-    ("Self-consistency", "self-consistency"),
-    ("Best-of-n", "best-of-n"),
-    ("Beam search", "beam-search"),
-    ("Particle filtering", "particle-filtering"),
-    ("Particle Gibbs", "particle-gibbs"),
-]
-MAX_UI_BUDGET = 64
-
-
-@dataclass
-class ChatControls:
-    """The components whose values shape a request, in the order handlers receive them."""
-
-    scaling_algorithm: gr.Dropdown
-    budget: gr.Slider
-    collection: gr.Dropdown
-    action: gr.Radio
-    document_choice: gr.Dropdown
-    system_prompt: gr.Textbox
-    temperature: gr.Slider
-    top_p: gr.Slider
-    top_k: gr.Slider
-    max_new_tokens: gr.Slider
-    repetition_penalty: gr.Slider
-    seed: gr.Number
-
-    def components(self) -> list[gr.components.Component]:
-        return list(vars(self).values())
-
-    def values(self, data: dict) -> dict[str, Any]:
-        """The controls' values by field name, from a handler's ``{component: value}``."""
-        return {name: data[component] for name, component in vars(self).items()}
-
-
-def request_fields(
-    *,
-    scaling_algorithm: str,
-    budget: float,
-    collection: str | None,
-    action: str,
-    document_choice: list[str] | None,
-    system_prompt: str,
-    temperature: float,
-    top_p: float,
-    top_k: float,
-    max_new_tokens: float,
-    repetition_penalty: float,
-    seed: float | None,
-) -> dict[str, Any]:
-    """AnswerRequest fields from the controls' values (seed 0 or empty: a fresh seed)."""
-    fields: dict[str, Any] = {
-        "system_prompt": system_prompt,
-        "temperature": float(temperature),
-        "top_p": float(top_p),
-        "top_k": int(top_k),
-        "max_new_tokens": int(max_new_tokens),
-        "repetition_penalty": float(repetition_penalty),
-        "seed": int(seed) if seed else None,
-        "collection": collection or NO_DOCUMENTS,
-        "langchain_action": action,
-        "document_choice": list(document_choice or []),
-        "scaling_algorithm": scaling_algorithm,
-    }
-    if scaling_algorithm != "none":
-        fields["budget"] = int(budget)
-    return fields
-
-
-def build_controls(ctx: UiContext) -> ChatControls:
-    """The generation-mode, documents and Expert panels under the chat."""
-    settings = ctx.settings
-    with gr.Row():
-        scaling_algorithm = gr.Dropdown(
-            SCALING_CHOICES,
-            value=settings.scaling_algorithm,
-            label="Generation mode",
-            info="Inference-time scaling: several candidates, one answer.",
-            elem_id="scaling-algorithm",
-        )
-        budget = gr.Slider(
-            1,
-            MAX_UI_BUDGET,
-            value=max(settings.budget, 1),
-            step=1,
-            label="Budget",
-            info="Samples (particles, beams x width) the mode may spend.",
-            elem_id="scaling-budget",
-        )
-    with gr.Accordion("Documents", open=ctx.documents is not None, visible=ctx.documents is not None):
-        with gr.Row():
-            collection = gr.Dropdown(
-                [NO_DOCUMENTS], value=None, label="Collection", elem_id="chat-collection"
-            )
-            action = gr.Radio(["Query", "Summarize", "Extract"], value="Query", label="Action")
-        document_choice = gr.Dropdown(
-            [],
-            value=[],
-            multiselect=True,
-            label="Only these documents (none chosen: all)",
-            elem_id="doc-choice",
-        )
-    with gr.Accordion("Expert", open=False, elem_id="expert"):
-        system_prompt = gr.Textbox(
-            settings.system_prompt, label="System prompt", info="'auto': the model's default; empty: none."
-        )
-        with gr.Row():
-            temperature = gr.Slider(0.0, 2.0, value=settings.temperature, step=0.05, label="Temperature")
-            top_p = gr.Slider(0.05, 1.0, value=settings.top_p, step=0.05, label="Top p")
-            top_k = gr.Slider(0, 200, value=settings.top_k, step=1, label="Top k")
-        with gr.Row():
-            max_new_tokens = gr.Slider(
-                1,
-                4096,
-                value=settings.max_new_tokens,
-                step=1,
-                label="Max new tokens",
-                elem_id="max-new-tokens",
-            )
-            repetition_penalty = gr.Slider(
-                1.0, 2.0, value=settings.repetition_penalty, step=0.01, label="Repetition penalty"
-            )
-            seed = gr.Number(settings.seed or 0, precision=0, label="Seed (0: random)")
-    return ChatControls(
-        scaling_algorithm,
-        budget,
-        collection,
-        action,
-        document_choice,
-        system_prompt,
-        temperature,
-        top_p,
-        top_k,
-        max_new_tokens,
-        repetition_penalty,
-        seed,
-    )
 
 
 def render_all(conversations: list[list[Message]], progress=None) -> list[list[Message]]:
@@ -273,6 +130,74 @@ class ChatHandlers:
         """A new, empty conversation (the saved one stays in the sidebar)."""
         conversations = self.empty()
         return (conversations, None, *render_all(conversations))
+
+
+@dataclass
+class ChatPanel:
+    """The Chat tab's components."""
+
+    chatbots: list[gr.Chatbot]
+    question: gr.Textbox
+    send: gr.Button
+    stop: gr.Button
+    regenerate: gr.Button
+    undo: gr.Button
+    clear: gr.Button
+    controls: ChatControls
+
+
+def layout_chat(ctx: UiContext) -> ChatPanel:
+    """The chatbots side by side (one per model), the question box, its buttons, the controls."""
+    models = ctx.pipelines
+    gr.Markdown("Model: " + ", ".join(f"**{p.name}**" for p in models), elem_id="model-in-use")
+    with gr.Row():
+        chatbots = [
+            gr.Chatbot(
+                label=pipeline.name,
+                buttons=["copy", "copy_all"],
+                height=520 if len(models) == 1 else 440,
+                elem_id=f"chatbot-{i}",
+                sanitize_html=True,
+                feedback_options=None,
+            )
+            for i, pipeline in enumerate(models)
+        ]
+    with gr.Row():
+        question = gr.Textbox(
+            placeholder="Ask anything (Enter sends, Shift+Enter: new line)",
+            show_label=False,
+            scale=8,
+            lines=1,
+            max_lines=8,
+            elem_id="question",
+        )
+        send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
+        stop = gr.Button("Stop", variant="stop", scale=1, elem_id="stop")
+    with gr.Row():
+        regenerate = gr.Button("Regenerate", size="sm", elem_id="regenerate")
+        undo = gr.Button("Undo", size="sm", elem_id="undo")
+        clear = gr.Button("Clear", size="sm", elem_id="clear")
+    return ChatPanel(chatbots, question, send, stop, regenerate, undo, clear, build_controls(ctx))
+
+
+def wire_chat(panel: ChatPanel, chat: ChatHandlers, new_chat: gr.Button, then_saved: dict) -> None:
+    """Send/Enter, Regenerate, Stop, Undo, Clear and New chat; ``then_saved`` (a listener's
+    arguments) refreshes the saved-chats list after each."""
+    chat_state = [chat.conversations, chat.chat_id]
+    answer_outputs = [panel.question, *chat_state, *panel.chatbots]
+    asked = [
+        trigger(chat.ask, chat.inputs(), answer_outputs, concurrency_limit=None)
+        for trigger in (panel.question.submit, panel.send.click)
+    ]
+    regenerated = panel.regenerate.click(
+        chat.regenerate, chat.inputs(), answer_outputs, concurrency_limit=None
+    )
+    for event in (*asked, regenerated):
+        event.then(**then_saved)
+    panel.stop.click(chat.stop, None, None, queue=False)
+    panel.undo.click(chat.undo, chat_state, [*chat_state, *panel.chatbots]).then(**then_saved)
+    for button in (panel.clear, new_chat):
+        button.click(chat.clear, None, [*chat_state, *panel.chatbots]).then(**then_saved)
 
 
 NO_ANSWER: Message = {"role": "assistant", "content": "(no answer from this model)", "error": True}

@@ -8,10 +8,12 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 
+from gradio_utils.chat_controls import ChatControls
 from gradio_utils.context import UiContext
 from h2ogpt.documents import SHARED_COLLECTION, IngestProgress, IngestReport
 from h2ogpt.errors import H2OGPTError
@@ -156,3 +158,62 @@ class DocumentsHandlers:
             gr.Info(f"Deleted {deleted} documents from {collection}.")
         except H2OGPTError as exc:
             gr.Warning(str(exc))
+
+
+@dataclass
+class DocumentsPanel:
+    """The Documents tab's components."""
+
+    collection: gr.Dropdown
+    new_name: gr.Textbox
+    create: gr.Button
+    uploads: gr.File
+    password: gr.Textbox
+    add: gr.Button
+    status: gr.Markdown
+    table: gr.Dataframe
+    to_delete: gr.Dropdown
+    delete: gr.Button
+
+
+def layout_documents() -> DocumentsPanel:
+    with gr.Row():
+        collection = gr.Dropdown([], label="Collection", elem_id="docs-collection", scale=2)
+        new_name = gr.Textbox(label="New collection", placeholder="name", scale=2)
+        create = gr.Button("Create", scale=1, elem_id="create-collection")
+    uploads = gr.File(file_count="multiple", label="Files to add", elem_id="upload-files", height=140)
+    with gr.Row():
+        password = gr.Textbox(
+            label="Password for encrypted files", type="password", scale=2, elem_id="upload-password"
+        )
+        add = gr.Button("Add to collection", variant="primary", scale=3, elem_id="add-documents")
+    status = gr.Markdown(elem_id="ingest-status")
+    table = gr.Dataframe(
+        headers=["Document", "Pages", "Chunks"], interactive=False, elem_id="doc-list", label="Documents"
+    )
+    with gr.Row():
+        to_delete = gr.Dropdown([], multiselect=True, label="Delete documents", scale=4)
+        delete = gr.Button("Delete", variant="stop", scale=1)
+    return DocumentsPanel(
+        collection, new_name, create, uploads, password, add, status, table, to_delete, delete
+    )
+
+
+def wire_documents(
+    demo: gr.Blocks, panel: DocumentsPanel, docs: DocumentsHandlers, controls: ChatControls
+) -> None:
+    """Collections listed on load, create, upload (then the chat answers from that
+    collection), delete; the chat's document choices follow its collection."""
+    outputs = [panel.collection, controls.collection, panel.table, panel.to_delete]
+    refresh = dict(fn=docs.refresh, inputs=[panel.collection, controls.collection], outputs=outputs)
+    demo.load(**refresh)
+    panel.collection.input(**refresh)
+    panel.create.click(docs.create, [panel.new_name], [panel.collection, panel.new_name]).then(**refresh)
+    uploaded = panel.add.click(
+        docs.upload, [panel.uploads, panel.collection, panel.password], [panel.status], concurrency_limit=2
+    )
+    uploaded = uploaded.then(**refresh).then(lambda: None, None, [panel.uploads])
+    uploaded = uploaded.then(lambda name: name, [panel.collection], [controls.collection])
+    uploaded.then(docs.chat_documents, [controls.collection], [controls.document_choice])
+    panel.delete.click(docs.delete, [panel.to_delete, panel.collection], None).then(**refresh)
+    controls.collection.input(docs.chat_documents, [controls.collection], [controls.document_choice])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -73,3 +74,47 @@ class SavedChatsHandlers:
         except (H2OGPTError, UnicodeDecodeError, OSError) as exc:
             gr.Warning(f"{Path(file).name}: {exc}")
         return self.choices(request)
+
+
+@dataclass
+class SavedChatsPanel:
+    """The sidebar's components."""
+
+    user_line: gr.Markdown
+    new_chat: gr.Button
+    saved_list: gr.Radio
+    title: gr.Textbox
+    rename: gr.Button
+    delete: gr.Button
+    export: gr.Button
+    export_file: gr.File
+    import_file: gr.UploadButton
+
+
+def layout_saved_chats(version: str) -> SavedChatsPanel:
+    gr.Markdown(f"### h2oGPT {version}")
+    user_line = gr.Markdown(elem_id="user-line")
+    new_chat = gr.Button("New chat", elem_id="new-chat")
+    saved_list = gr.Radio([], label="Saved chats", elem_id="saved-chats")
+    title = gr.Textbox(label="Title", elem_id="chat-title")
+    with gr.Row():
+        rename = gr.Button("Rename", size="sm", elem_id="rename-chat")
+        delete = gr.Button("Delete", size="sm", variant="stop", elem_id="delete-chat")
+    export = gr.Button("Export chats", size="sm", elem_id="export-chats")
+    export_file = gr.File(
+        label="Exported chats", visible=False, interactive=False, height=80, elem_id="export-file"
+    )
+    import_file = gr.UploadButton("Import chats", file_types=[".json"], size="sm")
+    return SavedChatsPanel(
+        user_line, new_chat, saved_list, title, rename, delete, export, export_file, import_file
+    )
+
+
+def wire_saved_chats(
+    panel: SavedChatsPanel, saved: SavedChatsHandlers, chat_state: list[gr.State], chatbots: list[gr.Chatbot]
+) -> None:
+    panel.saved_list.input(saved.open, [panel.saved_list], [*chat_state, panel.title, *chatbots])
+    panel.rename.click(saved.rename, [chat_state[1], panel.title], [panel.saved_list])
+    panel.delete.click(saved.delete, [chat_state[1]], [panel.saved_list, *chat_state, panel.title, *chatbots])
+    panel.export.click(saved.export, None, [panel.export_file])
+    panel.import_file.upload(saved.import_file, [panel.import_file], [panel.saved_list])

@@ -8,7 +8,8 @@ import html
 
 import pytest
 
-from gradio_utils.chat_view import _saved_messages, conversations_from_saved, request_fields
+from gradio_utils.chat_controls import request_fields
+from gradio_utils.chat_view import _saved_messages, conversations_from_saved
 from gradio_utils.render import (
     SNIPPET_CHARS,
     answer_content,

@@ -1,0 +1,151 @@
+"""The controls under the chat that shape a request: generation mode and budget (scaling),
+the documents to answer from, and the Expert panel (system prompt, sampling)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from gradio_utils.context import UiContext
+from h2ogpt.settings import NO_DOCUMENTS
+
+SCALING_CHOICES = [
+    ("None", "none"),
+    ("Self-consistency", "self-consistency"),
+    ("Best-of-n", "best-of-n"),
+    ("Beam search", "beam-search"),
+    ("Particle filtering", "particle-filtering"),
+    ("Particle Gibbs", "particle-gibbs"),
+]
+MAX_UI_BUDGET = 64
+
+
+@dataclass
+class ChatControls:
+    """The components whose values shape a request, in the order handlers receive them."""
+
+    scaling_algorithm: gr.Dropdown
+    budget: gr.Slider
+    collection: gr.Dropdown
+    action: gr.Radio
+    document_choice: gr.Dropdown
+    system_prompt: gr.Textbox
+    temperature: gr.Slider
+    top_p: gr.Slider
+    top_k: gr.Slider
+    max_new_tokens: gr.Slider
+    repetition_penalty: gr.Slider
+    seed: gr.Number
+
+    def components(self) -> list[gr.components.Component]:
+        return list(vars(self).values())
+
+    def values(self, data: dict) -> dict[str, Any]:
+        """The controls' values by field name, from a handler's ``{component: value}``."""
+        return {name: data[component] for name, component in vars(self).items()}
+
+
+def request_fields(
+    *,
+    scaling_algorithm: str,
+    budget: float,
+    collection: str | None,
+    action: str,
+    document_choice: list[str] | None,
+    system_prompt: str,
+    temperature: float,
+    top_p: float,
+    top_k: float,
+    max_new_tokens: float,
+    repetition_penalty: float,
+    seed: float | None,
+) -> dict[str, Any]:
+    """AnswerRequest fields from the controls' values (seed 0 or empty: a fresh seed)."""
+    fields: dict[str, Any] = {
+        "system_prompt": system_prompt,
+        "temperature": float(temperature),
+        "top_p": float(top_p),
+        "top_k": int(top_k),
+        "max_new_tokens": int(max_new_tokens),
+        "repetition_penalty": float(repetition_penalty),
+        "seed": int(seed) if seed else None,
+        "collection": collection or NO_DOCUMENTS,
+        "langchain_action": action,
+        "document_choice": list(document_choice or []),
+        "scaling_algorithm": scaling_algorithm,
+    }
+    if scaling_algorithm != "none":
+        fields["budget"] = int(budget)
+    return fields
+
+
+def build_controls(ctx: UiContext) -> ChatControls:
+    """The generation-mode, documents and Expert panels under the chat."""
+    settings = ctx.settings
+    with gr.Row():
+        scaling_algorithm = gr.Dropdown(
+            SCALING_CHOICES,
+            value=settings.scaling_algorithm,
+            label="Generation mode",
+            info="Inference-time scaling: several candidates, one answer.",
+            elem_id="scaling-algorithm",
+        )
+        budget = gr.Slider(
+            1,
+            MAX_UI_BUDGET,
+            value=max(settings.budget, 1),
+            step=1,
+            label="Budget",
+            info="Samples (particles, beams x width) the mode may spend.",
+            elem_id="scaling-budget",
+        )
+    with gr.Accordion("Documents", open=ctx.documents is not None, visible=ctx.documents is not None):
+        with gr.Row():
+            collection = gr.Dropdown(
+                [NO_DOCUMENTS], value=None, label="Collection", elem_id="chat-collection"
+            )
+            action = gr.Radio(["Query", "Summarize", "Extract"], value="Query", label="Action")
+        document_choice = gr.Dropdown(
+            [],
+            value=[],
+            multiselect=True,
+            label="Only these documents (none chosen: all)",
+            elem_id="doc-choice",
+        )
+    with gr.Accordion("Expert", open=False, elem_id="expert"):
+        system_prompt = gr.Textbox(
+            settings.system_prompt, label="System prompt", info="'auto': the model's default; empty: none."
+        )
+        with gr.Row():
+            temperature = gr.Slider(0.0, 2.0, value=settings.temperature, step=0.05, label="Temperature")
+            top_p = gr.Slider(0.05, 1.0, value=settings.top_p, step=0.05, label="Top p")
+            top_k = gr.Slider(0, 200, value=settings.top_k, step=1, label="Top k")
+        with gr.Row():
+            max_new_tokens = gr.Slider(
+                1,
+                4096,
+                value=settings.max_new_tokens,
+                step=1,
+                label="Max new tokens",
+                elem_id="max-new-tokens",
+            )
+            repetition_penalty = gr.Slider(
+                1.0, 2.0, value=settings.repetition_penalty, step=0.01, label="Repetition penalty"
+            )
+            seed = gr.Number(settings.seed or 0, precision=0, label="Seed (0: random)")
+    return ChatControls(
+        scaling_algorithm,
+        budget,
+        collection,
+        action,
+        document_choice,
+        system_prompt,
+        temperature,
+        top_p,
+        top_k,
+        max_new_tokens,
+        repetition_penalty,
+        seed,
+    )
