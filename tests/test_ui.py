@@ -66,6 +66,15 @@ def test_a_message_gets_a_streamed_answer(page, ui_url):
     shown = [t.strip() for t in seen_texts(page)]
     partial = [t for t in shown if t and t != final and final.startswith(t)]
     assert len(partial) >= 3, f"the answer did not stream: {shown}"
+    # Regenerate answers the same question again, in place (greedy: the same answer)
+    record_texts(page, "#chatbot-0 .message.bot")
+    page.locator("#regenerate").click()
+    page.wait_for_function(
+        "final => window.seenTexts.some(t => t.trim() && t.trim() !== final && final.startsWith(t.trim()))",
+        arg=final,
+    )  # it streamed again
+    expect(bot_messages(page).last).to_have_text(final, timeout=ANSWER_TIMEOUT_MS)
+    expect(page.locator("#chatbot-0 .message.user")).to_have_count(1)
     # the exchange is a saved chat, and Undo takes it back
     page.locator("#undo").click()
     expect(page.locator("#chatbot-0 .message.user")).to_have_count(0)
