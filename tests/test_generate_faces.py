@@ -1,4 +1,5 @@
-"""``python generate.py --openai_server=True`` serves the API, alone or beside the terminal chat."""
+"""``python generate.py --openai_server=True`` serves the API: alone, beside the terminal chat or
+beside the browser UI."""
 
 from __future__ import annotations
 
@@ -100,3 +101,40 @@ def test_generate_serves_the_api_beside_the_terminal_chat(generate_env, converte
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_generate_serves_the_api_beside_the_browser_ui(generate_env, converted_model_dir):
+    api_port, ui_port = free_port(), free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "generate.py",
+            "--openai_server=True",
+            f"--openai_port={api_port}",
+            f"--server_port={ui_port}",
+            "--max_new_tokens=16",
+        ],
+        cwd=REPO,
+        env=generate_env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until_ready(api_port, process)
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{api_port}/v1", api_key="none")
+        reply = client.completions.create(
+            model=client.models.list().data[0].id, prompt="The capital of France is", max_tokens=4
+        )
+        assert "Paris" in reply.choices[0].text
+        deadline = time.monotonic() + 60
+        while True:  # the UI comes up once the model is loaded (it shares the API's)
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/config", timeout=2) as config:
+                    assert json.loads(config.read())["title"] == "h2oGPT"
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "the browser UI did not start"
+                time.sleep(0.3)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
