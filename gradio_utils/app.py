@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 THEME = gr.themes.Default(
     font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "Consolas", "monospace"]
 )
+TEMP_FILES_CLEANUP = (900, 3600)  # every 15 minutes, Gradio's temporary files older than an hour
 CSS = """
 .sources { font-size: 0.9em; border-top: 1px solid var(--border-color-primary); margin-top: 0.5em; }
 .sources ul { margin: 0.2em 0 0 1em; }
@@ -37,7 +38,8 @@ a.citation { text-decoration: none; font-weight: 600; }
 def build_ui(ctx: UiContext) -> gr.Blocks:
     """The page: the saved-chats sidebar, the Chat tab and (with documents) the Documents tab."""
     saved = SavedChatsHandlers(ctx)
-    with gr.Blocks(title="h2oGPT", analytics_enabled=False) as demo:
+    # uploads and exports pass through Gradio's temporary files: they are removed after an hour
+    with gr.Blocks(title="h2oGPT", analytics_enabled=False, delete_cache=TEMP_FILES_CLEANUP) as demo:
         conversations = gr.State([[] for _ in ctx.pipelines])
         chat_id = gr.State(None)
         with gr.Sidebar(label="Saved chats", open=True):
