@@ -13,7 +13,12 @@ import gradio as gr
 from gradio_utils.chat_view import ChatHandlers, layout_chat, wire_chat
 from gradio_utils.context import UiContext
 from gradio_utils.documents_view import DocumentsHandlers, layout_documents, wire_documents
-from gradio_utils.saved_chats_view import SavedChatsHandlers, layout_saved_chats, wire_saved_chats
+from gradio_utils.saved_chats_view import (
+    SavedChatsHandlers,
+    exports_folder,
+    layout_saved_chats,
+    wire_saved_chats,
+)
 from h2ogpt.pipeline import Pipeline
 from h2ogpt.settings import Settings
 from h2ogpt.storage import ChatStore
@@ -84,6 +89,7 @@ def launch_ui(settings: Settings, pipelines: list[Pipeline], block: bool = True)
         auth=ctx.accounts.check if ctx.accounts.enabled else None,
         auth_message="h2oGPT: sign in" + (" (a new name signs up)" if settings.auth_access == "open" else ""),
         root_path=settings.root_path or None,
+        allowed_paths=[str(exports_folder(settings))],
         prevent_thread_lock=True,
         theme=THEME,
         css=CSS,

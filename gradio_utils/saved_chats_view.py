@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import tempfile
+import shutil
+import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +13,24 @@ import gradio as gr
 from gradio_utils.chat_view import conversations_from_saved, render_all
 from gradio_utils.context import UiContext
 from h2ogpt.errors import H2OGPTError
+from h2ogpt.settings import Settings
+
+EXPORT_LIFETIME_S = 3600
+
+
+def exports_folder(settings: Settings) -> Path:
+    """Where chat exports are written for download (the UI serves files from it)."""
+    return Path(settings.data_dir) / "ui" / "exports"
+
+
+def _remove_old_exports(root: Path) -> None:
+    """Exports are for downloading right away: those older than EXPORT_LIFETIME_S go."""
+    if not root.is_dir():
+        return
+    cutoff = time.time() - EXPORT_LIFETIME_S
+    for folder in root.iterdir():
+        if folder.is_dir() and folder.stat().st_mtime < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 class SavedChatsHandlers:
@@ -59,7 +79,12 @@ class SavedChatsHandlers:
 
     def export(self, request: gr.Request):
         """A JSON file of all the user's chats, to download."""
-        folder = Path(tempfile.mkdtemp(prefix="h2ogpt-chats-"))
+        # under the data folder, not /tmp (it holds the user's conversations), in a folder of
+        # an unguessable name (the UI serves files from there to whoever asks for the path)
+        root = exports_folder(self.ctx.settings)
+        _remove_old_exports(root)
+        folder = root / uuid.uuid4().hex
+        folder.mkdir(parents=True)
         path = folder / "h2ogpt_chats.json"
         path.write_text(self.ctx.chats.export_json(self.ctx.user(request).name), encoding="utf-8")
         return gr.update(value=str(path), visible=True)
