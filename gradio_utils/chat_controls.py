@@ -9,7 +9,7 @@ from typing import Any
 import gradio as gr
 
 from gradio_utils.context import UiContext
-from h2ogpt.settings import NO_DOCUMENTS
+from h2ogpt.settings import NO_DOCUMENTS, Settings
 
 SCALING_CHOICES = [
     ("None", "none"),
@@ -83,7 +83,14 @@ def request_fields(
 
 def build_controls(ctx: UiContext) -> ChatControls:
     """The generation-mode, documents and Expert panels under the chat."""
-    settings = ctx.settings
+    return ChatControls(
+        **_scaling_controls(ctx.settings),
+        **_documents_controls(ctx.documents is not None),
+        **_expert_controls(ctx.settings),
+    )
+
+
+def _scaling_controls(settings: Settings) -> dict[str, gr.components.Component]:
     with gr.Row():
         scaling_algorithm = gr.Dropdown(
             SCALING_CHOICES,
@@ -101,7 +108,11 @@ def build_controls(ctx: UiContext) -> ChatControls:
             info="Samples (particles, beams x width) the mode may spend.",
             elem_id="scaling-budget",
         )
-    with gr.Accordion("Documents", open=ctx.documents is not None, visible=ctx.documents is not None):
+    return {"scaling_algorithm": scaling_algorithm, "budget": budget}
+
+
+def _documents_controls(enabled: bool) -> dict[str, gr.components.Component]:
+    with gr.Accordion("Documents", open=enabled, visible=enabled):
         with gr.Row():
             collection = gr.Dropdown(
                 [NO_DOCUMENTS], value=None, label="Collection", elem_id="chat-collection"
@@ -114,6 +125,10 @@ def build_controls(ctx: UiContext) -> ChatControls:
             label="Only these documents (none chosen: all)",
             elem_id="doc-choice",
         )
+    return {"collection": collection, "action": action, "document_choice": document_choice}
+
+
+def _expert_controls(settings: Settings) -> dict[str, gr.components.Component]:
     with gr.Accordion("Expert", open=False, elem_id="expert"):
         system_prompt = gr.Textbox(
             settings.system_prompt, label="System prompt", info="'auto': the model's default; empty: none."
@@ -135,17 +150,12 @@ def build_controls(ctx: UiContext) -> ChatControls:
                 1.0, 2.0, value=settings.repetition_penalty, step=0.01, label="Repetition penalty"
             )
             seed = gr.Number(settings.seed or 0, precision=0, label="Seed (0: random)")
-    return ChatControls(
-        scaling_algorithm,
-        budget,
-        collection,
-        action,
-        document_choice,
-        system_prompt,
-        temperature,
-        top_p,
-        top_k,
-        max_new_tokens,
-        repetition_penalty,
-        seed,
-    )
+    return {
+        "system_prompt": system_prompt,
+        "temperature": temperature,
+        "top_p": top_p,
+        "top_k": top_k,
+        "max_new_tokens": max_new_tokens,
+        "repetition_penalty": repetition_penalty,
+        "seed": seed,
+    }
