@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import gradio as gr
 
+from h2ogpt.documents import DocumentStore
 from h2ogpt.pipeline import Pipeline
 from h2ogpt.settings import Settings
 from h2ogpt.storage import ChatStore
@@ -36,13 +37,9 @@ class UiContext:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
-    def pipeline(self) -> Pipeline:
-        """The first (or only) model: documents, titles and single-model chat use it."""
-        return self.pipelines[0]
-
-    @property
-    def documents(self):
-        return self.pipeline.documents
+    def documents(self) -> DocumentStore | None:
+        """The collections (every model's pipeline shares the same ones)."""
+        return self.pipelines[0].documents
 
     def user(self, request: gr.Request | None) -> UiUser:
         """The logged-in user (the guest without --auth)."""
