@@ -42,22 +42,21 @@ def generate_env(data_dir):
     return {**os.environ, "H2OGPT_DATA_DIR": str(data_dir)}
 
 
-def test_generate_serves_the_api(generate_env, converted_model_dir):
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "generate.py",
-            "--openai_server=True",
-            "--gradio=False",
-            f"--openai_port={port}",
-            "--max_new_tokens=16",
-        ],
+def start_generate(env: dict, *flags: str, **pipes) -> subprocess.Popen:
+    """``python generate.py FLAGS --max_new_tokens=16`` (stderr piped, text mode)."""
+    return subprocess.Popen(
+        [sys.executable, "generate.py", *flags, "--max_new_tokens=16"],
         cwd=REPO,
-        env=generate_env,
+        env=env,
         stderr=subprocess.PIPE,
         text=True,
+        **pipes,
     )
+
+
+def test_generate_serves_the_api(generate_env, converted_model_dir):
+    port = free_port()
+    process = start_generate(generate_env, "--openai_server=True", "--gradio=False", f"--openai_port={port}")
     try:
         wait_until_ready(port, process)
         client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="none")
@@ -73,21 +72,13 @@ def test_generate_serves_the_api(generate_env, converted_model_dir):
 
 def test_generate_serves_the_api_beside_the_terminal_chat(generate_env, converted_model_dir):
     port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "generate.py",
-            "--cli=True",
-            "--openai_server=True",
-            f"--openai_port={port}",
-            "--max_new_tokens=16",
-        ],
-        cwd=REPO,
-        env=generate_env,
+    process = start_generate(
+        generate_env,
+        "--cli=True",
+        "--openai_server=True",
+        f"--openai_port={port}",
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
     )
     try:
         wait_until_ready(port, process)
@@ -105,19 +96,8 @@ def test_generate_serves_the_api_beside_the_terminal_chat(generate_env, converte
 
 def test_generate_serves_the_api_beside_the_browser_ui(generate_env, converted_model_dir):
     api_port, ui_port = free_port(), free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "generate.py",
-            "--openai_server=True",
-            f"--openai_port={api_port}",
-            f"--server_port={ui_port}",
-            "--max_new_tokens=16",
-        ],
-        cwd=REPO,
-        env=generate_env,
-        stderr=subprocess.PIPE,
-        text=True,
+    process = start_generate(
+        generate_env, "--openai_server=True", f"--openai_port={api_port}", f"--server_port={ui_port}"
     )
     try:
         wait_until_ready(api_port, process)
