@@ -229,10 +229,10 @@ class Decoder:
         The vocabulary projection is the costliest part of a forward over many tokens of a
         small model; where the model takes ``logits_to_keep`` it runs for these positions only.
         """
-        rows = torch.arange(len(positions), device=self.device)
         if self._keeps_logits:
             out = self._forward(**inputs, logits_to_keep=positions[:, None])
             return out.logits.reshape(len(positions), -1).float()
+        rows = torch.arange(len(positions), device=self.device)
         return self._forward(**inputs).logits[rows, positions].float()
 
     @functools.cached_property
