@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from h2ogpt.backends.base import Completion, SamplingParams, TextDelta
-from h2ogpt.backends.decoding import LogitsShaper, _partial_stop_len
+from h2ogpt.backends.decoding import Decoder, LogitsShaper, _partial_stop_len
 from h2ogpt.errors import RequestError
 
 
@@ -168,3 +168,19 @@ def test_json_mode_answers_are_always_one_json_object(backend, max_new_tokens):
     ):
         assert isinstance(json.loads(done.text), dict), done.text
         assert done.completion_tokens <= max_new_tokens
+
+
+def test_logits_for_chosen_positions_match_without_logits_to_keep(backend):
+    """Models that take ``logits_to_keep`` project only the needed positions; a model that
+    does not gets the same numbers from the full projection."""
+    decoder = backend.local.decoder
+    full = Decoder(decoder.model, decoder.tokenizer, decoder.eos_token_ids)
+    full.__dict__["_keeps_logits"] = False  # as for a model whose forward has no logits_to_keep
+    assert decoder._keeps_logits
+    encode = decoder.tokenizer.encode
+    prefix = encode("Is the answer to 2 + 2 correct? Answer:")
+    suffixes = [encode(" 4"), encode(" five, I think"), []]
+    kept, projected = (d.next_token_logprobs(prefix, suffixes, 5) for d in (decoder, full))
+    for row_kept, row_projected in zip(kept, projected, strict=True):
+        assert [t for t, _ in row_kept] == [t for t, _ in row_projected]
+        assert all(abs(a - b) < 1e-4 for (_, a), (_, b) in zip(row_kept, row_projected, strict=True))
