@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from h2ogpt.backends.base import Completion, SamplingParams, TextDelta
-from h2ogpt.backends.decoding import Decoder, LogitsShaper, _partial_stop_len
+from h2ogpt.backends.decoding import Decoder, LogitsShaper
+from h2ogpt.backends.sequences import partial_stop_len
 from h2ogpt.errors import RequestError
 
 
@@ -140,10 +141,10 @@ def test_bad_prompts_are_request_errors(backend):
 
 
 def test_penalties_shape_logits():
-    from h2ogpt.backends.decoding import _Row
+    from h2ogpt.backends.sequences import Row
 
     logits = torch.tensor([[2.0, -2.0, 1.0, 0.5]])
-    row = _Row(index=0, prompt_ids=[0, 1], params=SamplingParams(), tokens=[2, 2])
+    row = Row(index=0, prompt_ids=[0, 1], params=SamplingParams(), tokens=[2, 2])
     shaped = LogitsShaper(SamplingParams(repetition_penalty=2.0)).penalize(logits.clone(), [row])
     assert shaped.tolist() == [[1.0, -4.0, 0.5, 0.5]]
     shaped = LogitsShaper(SamplingParams(presence_penalty=0.5, frequency_penalty=0.25)).penalize(
@@ -153,9 +154,9 @@ def test_penalties_shape_logits():
 
 
 def test_partial_stop_is_held_back():
-    assert _partial_stop_len("hello <|us", ["<|user|>"]) == 4
-    assert _partial_stop_len("hello", ["<|user|>"]) == 0
-    assert _partial_stop_len("abc\n", ["\n\n"]) == 1
+    assert partial_stop_len("hello <|us", ["<|user|>"]) == 4
+    assert partial_stop_len("hello", ["<|user|>"]) == 0
+    assert partial_stop_len("abc\n", ["\n\n"]) == 1
 
 
 @pytest.mark.parametrize("max_new_tokens", [5, 12, 60])

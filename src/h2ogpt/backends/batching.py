@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from h2ogpt.backends.base import Completion, ContinuationScore, SamplingParams, StepOutput, TextDelta
-from h2ogpt.backends.decoding import DecodeJob
 from h2ogpt.backends.local import LocalBackend
+from h2ogpt.backends.sequences import DecodeJob
 from h2ogpt.backends.step_session import KVStepSession
 
 log = logging.getLogger(__name__)

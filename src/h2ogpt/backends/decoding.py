@@ -11,9 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
-import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 
 import torch
 from transformers import DynamicCache
@@ -22,85 +20,11 @@ from transformers.cache_utils import DynamicLayer
 from h2ogpt.backends.base import (
     Completion,
     ContinuationScore,
-    FinishReason,
     SamplingParams,
     TextDelta,
     TokenLogprob,
 )
-from h2ogpt.backends.json_mode import JsonConstraint
-
-
-@dataclass(frozen=True)
-class DecodeJob:
-    """One prompt, how many samples of it, and their own limits.
-
-    Of ``params``, the stop strings, ``max_new_tokens``, ``max_time`` and
-    ``top_logprobs`` apply to this job's rows alone; the token-choosing rules come from
-    the batch (see ``Decoder.stream_jobs``).
-    """
-
-    prompt_ids: Sequence[int]
-    n: int
-    params: SamplingParams
-
-
-@dataclass
-class _Row:
-    """One sample being generated."""
-
-    index: int
-    prompt_ids: list[int]
-    params: SamplingParams
-    tokens: list[int] = field(default_factory=list)
-    text: str = ""
-    emitted: int = 0
-    prefix_offset: int = 0
-    read_offset: int = 0
-    logprobs: list[TokenLogprob] = field(default_factory=list)
-    started: float = field(default_factory=time.monotonic)
-    generated: int = 0
-    finish_reason: FinishReason | None = None
-    json: JsonConstraint | None = None
-
-    def __post_init__(self) -> None:
-        if self.params.json_object:
-            self.json = JsonConstraint()
-
-
-class Detokenizer:
-    """Incremental decoding that never splits a multi-byte character or a word's space."""
-
-    def __init__(self, tokenizer) -> None:
-        self.tokenizer = tokenizer
-
-    def _decode(self, ids: Sequence[int]) -> str:
-        return self.tokenizer.decode(ids, skip_special_tokens=True)
-
-    def append(self, row: _Row, token: int) -> None:
-        row.tokens.append(token)
-        prefix = self._decode(row.tokens[row.prefix_offset : row.read_offset])
-        full = self._decode(row.tokens[row.prefix_offset :])
-        if len(full) > len(prefix) and not full.endswith("\ufffd"):
-            row.text += full[len(prefix) :]
-            row.prefix_offset, row.read_offset = row.read_offset, len(row.tokens)
-
-
-def _partial_stop_len(text: str, stops: Sequence[str]) -> int:
-    """Length of the longest end of ``text`` that could still grow into a stop string."""
-    best = 0
-    for stop in stops:
-        for size in range(min(len(stop) - 1, len(text)), best, -1):
-            if text.endswith(stop[:size]):
-                best = size
-                break
-    return best
-
-
-def _find_stop(text: str, start: int, stops: Sequence[str]) -> int:
-    """Position of the first stop string found at or after ``start``; -1 if none."""
-    hits = [p for p in (text.find(s, start) for s in stops) if p >= 0]
-    return min(hits) if hits else -1
-
+from h2ogpt.backends.sequences import DecodeJob, Row, RowText
 
 JSON_CANDIDATES = (64, 4096)  # tokens checked per step in JSON mode, then a wider net
 
@@ -126,7 +50,7 @@ class LogitsShaper:
     def __init__(self, params: SamplingParams) -> None:
         self.params = params
 
-    def penalize(self, logits: torch.Tensor, rows: Sequence[_Row]) -> torch.Tensor:
+    def penalize(self, logits: torch.Tensor, rows: Sequence[Row]) -> torch.Tensor:
         p = self.params
         if p.repetition_penalty != 1.0:
             for i, row in enumerate(rows):
@@ -169,11 +93,14 @@ class Decoder:
         self.model = model
         self.tokenizer = tokenizer
         self.eos_token_ids = eos_token_ids
-        self.detok = Detokenizer(tokenizer)
+        self.text = RowText(self._decode, self.token_text, eos_token_ids)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(eos_token_ids)
         self.forward_calls = 0
         self.prefill_tokens = 0  # prompt tokens run through the model (counted for tests)
         self._token_texts: dict[int, str] = {}
+
+    def _decode(self, ids: Sequence[int]) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=True)
 
     def token_text(self, token: int) -> str:
         text = self._token_texts.get(token)
@@ -181,7 +108,7 @@ class Decoder:
             text = self._token_texts[token] = self.tokenizer.decode([token])
         return text
 
-    def _json_allowed(self, row: _Row, logits: torch.Tensor) -> list[int]:
+    def _json_allowed(self, row: Row, logits: torch.Tensor) -> list[int]:
         """Tokens that keep a JSON-mode row a valid JSON-object prefix (most likely first).
 
         A token is allowed only if the object can still be closed within the tokens left
@@ -206,7 +133,7 @@ class Decoder:
             return first
         return sorted(self.eos_token_ids)
 
-    def _constrain(self, logits: torch.Tensor, rows: Sequence[_Row]) -> torch.Tensor:
+    def _constrain(self, logits: torch.Tensor, rows: Sequence[Row]) -> torch.Tensor:
         for i, row in enumerate(rows):
             if row.json is not None:
                 allowed = torch.tensor(self._json_allowed(row, logits[i]), device=logits.device)
@@ -264,7 +191,7 @@ class Decoder:
         seed = int.from_bytes(os.urandom(8), "little") >> 1 if seed is None else seed
         return torch.Generator(device=self.device).manual_seed(seed)
 
-    def _record_logprobs(self, rows: Sequence[_Row], raw: torch.Tensor, chosen: torch.Tensor) -> None:
+    def _record_logprobs(self, rows: Sequence[Row], raw: torch.Tensor, chosen: torch.Tensor) -> None:
         top = max(row.params.top_logprobs for row in rows)
         logprobs = torch.log_softmax(raw, dim=-1)
         picked = logprobs.gather(-1, chosen[:, None]).squeeze(-1).tolist()
@@ -278,38 +205,6 @@ class Decoder:
         tokens = [self.token_text(t) for t in chosen.tolist()]
         for row, tok, lp, tp in zip(rows, tokens, picked, tops, strict=True):
             row.logprobs.append(TokenLogprob(tok, lp, tp[: row.params.top_logprobs]))
-
-    def _advance(self, row: _Row, token: int) -> str:
-        """Add a token to a row; returns the text now safe to emit and sets finish_reason."""
-        params = row.params
-        row.generated += 1
-        if token in self.eos_token_ids:
-            row.finish_reason = "stop"
-            row.logprobs.pop()  # the end-of-sequence token is not part of the text
-        else:
-            self.detok.append(row, token)
-            if row.json is not None:
-                row.json.advance(self.token_text(token))
-            stop_at = _find_stop(row.text, row.emitted, params.stop) if params.stop else -1
-            if stop_at >= 0:
-                row.text = row.text[:stop_at]
-                row.finish_reason = "stop"
-            elif row.generated >= params.max_new_tokens:
-                row.finish_reason = "length"
-        end = len(row.text) if row.finish_reason else len(row.text) - _partial_stop_len(row.text, params.stop)
-        delta = row.text[row.emitted : max(end, row.emitted)]
-        row.emitted = max(end, row.emitted)
-        return delta
-
-    def _completion(self, row: _Row) -> Completion:
-        return Completion(
-            index=row.index,
-            text=row.text,
-            finish_reason=row.finish_reason or "length",
-            prompt_tokens=len(row.prompt_ids),
-            completion_tokens=row.generated,
-            logprobs=row.logprobs,
-        )
 
     def stream(
         self, prompts: Sequence[Sequence[int]], params: SamplingParams, n: int = 1
@@ -326,7 +221,7 @@ class Decoder:
             cache.batch_select_indices(expand)
             mask, logits = mask[expand], logits[expand]
         rows = [
-            _Row(index=0, prompt_ids=list(job.prompt_ids), params=job.params)
+            Row(index=0, prompt_ids=list(job.prompt_ids), params=job.params)
             for job in jobs
             for _ in range(job.n)
         ]
@@ -345,30 +240,6 @@ class Decoder:
             )
         mask = torch.cat([_left_pad(mask, width, 1), _left_pad(new_mask, width, 1)])
         return cache, mask, torch.cat([logits, new_logits]), rows + new_rows
-
-    def _step_rows(
-        self, rows: Sequence[_Row], chosen: Sequence[int], cancelled: Callable[[int], bool] | None
-    ) -> Iterator[TextDelta | Completion]:
-        """Give each row its chosen token and yield what it produced; returns the positions
-        of the rows that go on (``keep = yield from ...``)."""
-        now = time.monotonic()
-        keep: list[int] = []
-        for i, (row, token) in enumerate(zip(rows, chosen, strict=True)):
-            if cancelled is not None and cancelled(row.index):
-                continue
-            delta = self._advance(row, token)
-            limit = row.params.max_time
-            if not row.finish_reason and limit is not None and now - row.started > limit:
-                row.finish_reason = "time"
-                delta += row.text[row.emitted :]
-                row.emitted = len(row.text)
-            if delta:
-                yield TextDelta(row.index, delta)
-            if row.finish_reason:
-                yield self._completion(row)
-            else:
-                keep.append(i)
-        return keep
 
     @torch.inference_mode()
     def stream_jobs(
@@ -400,7 +271,7 @@ class Decoder:
                 cache, mask, logits, rows = self._join((cache, mask, logits, rows), new)
             chosen = shaper.choose(self._constrain(shaper.penalize(logits.clone(), rows), rows), rng)
             self._record_logprobs(rows, logits, chosen)
-            keep = yield from self._step_rows(rows, chosen.tolist(), cancelled)
+            keep = yield from self.text.step(rows, chosen.tolist(), cancelled)
             if not keep:
                 return
             if len(keep) < len(rows):

@@ -18,7 +18,8 @@ from collections.abc import Sequence
 import torch
 
 from h2ogpt.backends.base import SamplingParams, StepOutput
-from h2ogpt.backends.decoding import Decoder, LogitsShaper, _Row
+from h2ogpt.backends.decoding import Decoder, LogitsShaper
+from h2ogpt.backends.sequences import Row
 
 
 class KVStepSession:
@@ -74,7 +75,7 @@ class KVStepSession:
         decoder = self.decoder
         rng, shaper = decoder._rng(params.seed), LogitsShaper(params)
         outputs: dict[int, StepOutput] = {}
-        stepping: list[tuple[int, _Row]] = []
+        stepping: list[tuple[int, Row]] = []
         for r in rows:
             left = params.max_new_tokens - len(self._history[r])
             if left <= 0:
@@ -82,7 +83,7 @@ class KVStepSession:
                 continue
             row_params = dataclasses.replace(params, max_new_tokens=left)
             stepping.append(
-                (r, _Row(index=r, prompt_ids=self.prompt_ids + self._history[r], params=row_params))
+                (r, Row(index=r, prompt_ids=self.prompt_ids + self._history[r], params=row_params))
             )
         started = time.monotonic()
         while stepping:
@@ -96,10 +97,10 @@ class KVStepSession:
             chosen = shaper.choose(shaper.penalize(logits.clone(), step_rows), rng)
             decoder._record_logprobs(step_rows, logits, chosen)
             fed: dict[int, int] = {}
-            waiting: list[tuple[int, _Row]] = []
+            waiting: list[tuple[int, Row]] = []
             for (r, row), token in zip(stepping, chosen.tolist(), strict=True):
                 end_of_sequence = token in decoder.eos_token_ids
-                decoder._advance(row, token)
+                decoder.text.advance(row, token)
                 if not end_of_sequence:
                     fed[r] = token
                     self._history[r].append(token)
@@ -133,7 +134,7 @@ class KVStepSession:
         self._cache = None
 
 
-def _output(row: _Row, end_of_sequence: bool) -> StepOutput:
+def _output(row: Row, end_of_sequence: bool) -> StepOutput:
     logprobs = [t.logprob for t in row.logprobs]
     return StepOutput(
         text=row.text,
