@@ -10,6 +10,10 @@ PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
 
 .PHONY: install browser run test lint bench clean
 
+# The example plug-in the tests use, installed beside (never into) the app's environment.
+TEST_PLUGINS := .cache/test-plugins
+PLUGIN_SOURCES := $(wildcard tests/plugins/example_plugin/pyproject.toml tests/plugins/example_plugin/*/*.py)
+
 install: $(STAMP)
 
 $(PY):
@@ -29,7 +33,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 browser:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
-test: install browser
+$(TEST_PLUGINS)/.installed: $(PLUGIN_SOURCES) | $(STAMP)
+	rm -rf $(TEST_PLUGINS)
+	$(PIP_INSTALL) --no-deps --no-build-isolation --target $(TEST_PLUGINS) tests/plugins/example_plugin
+	touch $@
+
+test: install browser $(TEST_PLUGINS)/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install

@@ -14,7 +14,7 @@ try:
 except ImportError:  # running from a checkout that was not pip-installed
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "src"))
 
-from h2ogpt.entry import run_entry
+from h2ogpt.cli.entry import run_entry
 from h2ogpt.finetune import FinetuneSettings, finetune
 
 PROGRAM = "finetune.py"

@@ -13,7 +13,7 @@ try:
 except ImportError:  # running from a checkout that was not pip-installed
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "src"))
 
-from h2ogpt.entry import run_entry
+from h2ogpt.cli.entry import run_entry
 from h2ogpt.errors import ConfigError
 from h2ogpt.settings import Settings
 
@@ -26,7 +26,7 @@ def start(settings: Settings) -> int:
     loaded model for both), or on its own with ``--gradio=False``.
     """
     if settings.cli and not settings.openai_server:
-        from h2ogpt.cli import run_cli
+        from h2ogpt.cli.terminal import run_cli
 
         return run_cli(settings)
     if not settings.cli and not settings.gradio:
@@ -48,7 +48,7 @@ def start(settings: Settings) -> int:
 
 def _run_face(settings: Settings, pipelines: list) -> int:
     if settings.cli:
-        from h2ogpt.cli import run_cli
+        from h2ogpt.cli.terminal import run_cli
 
         return run_cli(settings, pipeline=pipelines[0])
     from gradio_utils.app import launch_ui

@@ -26,7 +26,7 @@ setup(
         *find_packages("src"),
         *find_packages(include=["openai_server", "openai_server.*", "gradio_utils", "gradio_utils.*"]),
     ],
-    py_modules=["generate", "finetune"],
+    py_modules=["generate", "finetune", "make_db"],
     install_requires=requirements("requirements.txt"),
     extras_require={
         "gpu": requirements("reqs_optional/requirements_optional_gpu.txt"),
@@ -37,6 +37,7 @@ setup(
             "h2ogpt_generate=generate:entrypoint_main",
             "h2ogpt_finetune=finetune:entrypoint_main",
             "h2ogpt_server=openai_server.server:entrypoint_main",
+            "h2ogpt_make_db=make_db:entrypoint_main",
         ]
     },
 )

@@ -41,9 +41,9 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "src")]
 
-from h2ogpt.backends import create_backend  # noqa: E402
+from h2ogpt.answering.pipeline import Pipeline  # noqa: E402
+from h2ogpt.backends.selection import create_backend  # noqa: E402
 from h2ogpt.events import TokenDelta  # noqa: E402
-from h2ogpt.pipeline import Pipeline  # noqa: E402
 from h2ogpt.request import AnswerRequest  # noqa: E402
 from h2ogpt.settings import Settings  # noqa: E402
 from openai_server.server import serve_in_thread  # noqa: E402

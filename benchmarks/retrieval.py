@@ -77,10 +77,10 @@ def recall_run(store, collection: str, questions: list[dict], mode: str) -> dict
 
 
 def squad_benchmark(settings, embedder) -> None:
-    from h2ogpt.documents import DocumentStore
+    from h2ogpt.documents.library import DocumentLibrary
 
     load, loader_name = loader_or_plain_text()
-    store = DocumentStore(settings, embedder=embedder, loader=load)
+    store = DocumentLibrary(settings, embedder=embedder, loader=load)
     started = time.perf_counter()
     report = store.ingest([SQUAD / "corpus"], collection="SquadBench")
     seconds = time.perf_counter() - started
@@ -127,11 +127,11 @@ def padding_vectors(embedder, texts: list[str], unique: int, seed: int = 0) -> n
 
 
 def scale_benchmark(settings, embedder, texts: list[str], vectors: np.ndarray, unique: int) -> None:
-    from h2ogpt.documents import DocumentStore
     from h2ogpt.documents.catalog import DocumentInfo
+    from h2ogpt.documents.library import DocumentLibrary
     from h2ogpt.documents.stores.base import Chunk
 
-    store = DocumentStore(settings, embedder=embedder)
+    store = DocumentLibrary(settings, embedder=embedder)
     collection = store.registry.open(store.registry.resolve("ScaleBench", None), create=True)
     source = "synthetic-padding"
     chunks = [
@@ -186,7 +186,7 @@ def main() -> None:
 
 
 def run_all(args: argparse.Namespace, data_dir: Path) -> None:
-    from h2ogpt.embeddings import Embedder
+    from h2ogpt.documents.embeddings import Embedder
     from h2ogpt.settings import Settings
 
     settings = Settings(data_dir=data_dir / args.db_type, db_type=args.db_type)

@@ -39,13 +39,13 @@ sys.path[:0] = [str(REPO), str(REPO / "src")]
 import openai  # noqa: E402
 from scaling_data import SUFFIX_HELP, Item, is_correct, read_items, suffix_for, with_suffix  # noqa: E402
 
+from h2ogpt.answering.pipeline import Pipeline  # noqa: E402
 from h2ogpt.core import build_pipeline  # noqa: E402
 from h2ogpt.events import ErrorEvent, FinalAnswer  # noqa: E402
-from h2ogpt.pipeline import Pipeline  # noqa: E402
 from h2ogpt.request import AnswerRequest  # noqa: E402
 from h2ogpt.scaling import ALGORITHMS  # noqa: E402
-from h2ogpt.scaling.answers import auto_answer  # noqa: E402
-from h2ogpt.scaling.outcome_rewards import JUDGE_SYSTEM, YES_NO_QUESTION, yes_probability  # noqa: E402
+from h2ogpt.scaling.projections import auto_answer  # noqa: E402
+from h2ogpt.scaling.rewards.outcome import JUDGE_SYSTEM, YES_NO_QUESTION, yes_probability  # noqa: E402
 from h2ogpt.scaling.task import JUDGE_TOP_LOGPROBS  # noqa: E402
 from h2ogpt.settings import Settings  # noqa: E402
 from openai_server.server import serve_in_thread  # noqa: E402

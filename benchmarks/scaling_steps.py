@@ -23,8 +23,8 @@ import statistics
 import time
 from pathlib import Path
 
-from h2ogpt.backends import create_backend
 from h2ogpt.backends.base import SamplingParams, StepOutput
+from h2ogpt.backends.selection import create_backend
 from h2ogpt.settings import Settings
 
 PROMPT = [{"role": "user", "content": "Summarize the following notes step by step."}]

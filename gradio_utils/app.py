@@ -19,11 +19,11 @@ from gradio_utils.saved_chats_view import (
     layout_saved_chats,
     wire_saved_chats,
 )
-from h2ogpt.pipeline import Pipeline
+from h2ogpt import __version__
+from h2ogpt.answering.pipeline import Pipeline
+from h2ogpt.persistence.accounts import Accounts
+from h2ogpt.persistence.chats import ChatStore
 from h2ogpt.settings import Settings
-from h2ogpt.storage import ChatStore
-from h2ogpt.users import Accounts
-from h2ogpt.version import __version__
 
 log = logging.getLogger(__name__)
 

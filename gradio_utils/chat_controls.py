@@ -9,17 +9,16 @@ from typing import Any
 import gradio as gr
 
 from gradio_utils.context import UiContext
+from h2ogpt import plugins
+from h2ogpt.scaling.options import NO_SCALING
 from h2ogpt.settings import NO_DOCUMENTS, Settings
 
-SCALING_CHOICES = [
-    ("None", "none"),
-    ("Self-consistency", "self-consistency"),
-    ("Best-of-n", "best-of-n"),
-    ("Beam search", "beam-search"),
-    ("Particle filtering", "particle-filtering"),
-    ("Particle Gibbs", "particle-gibbs"),
-]
 MAX_UI_BUDGET = 64
+
+
+def scaling_choices() -> list[tuple[str, str]]:
+    """(label, name) of every registered scaling algorithm, plug-ins included, after "None"."""
+    return [("None", NO_SCALING)] + [(e.value.label, e.name) for e in plugins.scaling_algorithms.entries()]
 
 
 @dataclass
@@ -76,7 +75,7 @@ def request_fields(
         "document_choice": list(document_choice or []),
         "scaling_algorithm": scaling_algorithm,
     }
-    if scaling_algorithm != "none":
+    if scaling_algorithm != NO_SCALING:
         fields["budget"] = int(budget)
     return fields
 
@@ -93,7 +92,7 @@ def build_controls(ctx: UiContext) -> ChatControls:
 def _scaling_controls(settings: Settings) -> dict[str, gr.components.Component]:
     with gr.Row():
         scaling_algorithm = gr.Dropdown(
-            SCALING_CHOICES,
+            scaling_choices(),
             value=settings.scaling_algorithm,
             label="Generation mode",
             info="Inference-time scaling: several candidates, one answer.",

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 import gradio as gr
 from pydantic import ValidationError
 
-from gradio_utils.answering import stream_answers
 from gradio_utils.chat_controls import ChatControls, build_controls, request_fields
 from gradio_utils.context import UiContext
 from gradio_utils.render import Message, chatbot_messages
+from gradio_utils.streaming import stream_answers
 from h2ogpt.request import AnswerRequest
 
 

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 
 import gradio as gr
 
-from h2ogpt.documents import DocumentStore
-from h2ogpt.pipeline import Pipeline
+from h2ogpt.answering.pipeline import Pipeline
+from h2ogpt.documents.library import DocumentLibrary
+from h2ogpt.persistence.accounts import Accounts
+from h2ogpt.persistence.chats import ChatStore
 from h2ogpt.settings import Settings
-from h2ogpt.storage import ChatStore
-from h2ogpt.users import Accounts
 
 UI_USER_PREFIX = "ui-"  # document owners of the UI, apart from the API's key-holders
 MAX_STOP_FLAGS = 10_000  # browser sessions whose Stop flag is kept (the oldest are dropped)
@@ -37,7 +37,7 @@ class UiContext:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
-    def documents(self) -> DocumentStore | None:
+    def documents(self) -> DocumentLibrary | None:
         """The collections (every model's pipeline shares the same ones)."""
         return self.pipelines[0].documents
 

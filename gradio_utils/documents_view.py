@@ -1,5 +1,5 @@
 """The Documents tab: pick or create a collection, upload files (with progress and
-per-file errors), list and delete documents. Everything goes through DocumentStore."""
+per-file errors), list and delete documents. Everything goes through DocumentLibrary."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ import gradio as gr
 
 from gradio_utils.chat_controls import ChatControls
 from gradio_utils.context import UiContext
-from h2ogpt.documents import SHARED_COLLECTION, IngestProgress, IngestReport
+from h2ogpt.documents.collections import SHARED_COLLECTION
+from h2ogpt.documents.ingest import IngestProgress, IngestReport
 from h2ogpt.errors import H2OGPTError
 from h2ogpt.settings import NO_DOCUMENTS
 

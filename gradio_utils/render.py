@@ -18,7 +18,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from h2ogpt.document_answers import CitedSource
+from h2ogpt.documents.citations import CitedSource
 from h2ogpt.request import ChatMessage
 from h2ogpt.scaling.types import ScalingProgress, ScalingResult
 

@@ -16,7 +16,12 @@ from pydantic import ValidationError
 from h2ogpt.request import AnswerRequest
 from openai_server.errors import ApiError, bad_request, describe_validation_error
 from openai_server.extras import OPENAI_NAMES, extra_values
-from openai_server.schemas import ChatCompletionBase, ChatMessageIn, CompletionBase, ResponseFormat
+from openai_server.schemas import (
+    ChatCompletionRequestBase,
+    CompletionRequestBase,
+    OpenAIChatMessage,
+    ResponseFormat,
+)
 
 JSON_INSTRUCTION = "Answer with a single JSON object only."
 MAX_PROMPTS = 128  # prompts in one completions request
@@ -40,7 +45,7 @@ def build_answer_request(fields: dict[str, Any], renames: dict[str, str] | None 
         raise _core_error(exc, {**OPENAI_NAMES, **(renames or {})}) from None
 
 
-def _message_text(index: int, message: ChatMessageIn) -> str:
+def _message_text(index: int, message: OpenAIChatMessage) -> str:
     content = message.content
     if content is None:
         if message.role == "assistant":
@@ -65,7 +70,7 @@ def _message_text(index: int, message: ChatMessageIn) -> str:
     return "\n".join(texts)
 
 
-def chat_messages(messages: list[ChatMessageIn]) -> list[dict[str, str]]:
+def chat_messages(messages: list[OpenAIChatMessage]) -> list[dict[str, str]]:
     """OpenAI messages -> the core's {role, content}; 'developer' is the system role."""
     converted = []
     for i, message in enumerate(messages):
@@ -104,7 +109,7 @@ def with_response_format(messages: list[dict[str, str]], fmt: ResponseFormat | N
     return [{"role": "system", "content": instruction}, *messages]
 
 
-def _refuse_unsupported(body: ChatCompletionBase | CompletionBase) -> None:
+def _refuse_unsupported(body: ChatCompletionRequestBase | CompletionRequestBase) -> None:
     if body.logit_bias:
         raise bad_request("logit_bias is not supported", "logit_bias", "unsupported_parameter")
     if body.include_stop_str_in_output:
@@ -113,7 +118,7 @@ def _refuse_unsupported(body: ChatCompletionBase | CompletionBase) -> None:
             "include_stop_str_in_output",
             "unsupported_value",
         )
-    if isinstance(body, ChatCompletionBase):
+    if isinstance(body, ChatCompletionRequestBase):
         if body.add_generation_prompt is False or body.continue_final_message:
             raise bad_request(
                 "continuing a final assistant message is not supported: use /v1/completions with the "
@@ -134,7 +139,7 @@ def _refuse_unsupported(body: ChatCompletionBase | CompletionBase) -> None:
             raise bad_request("best_of other than n is not supported: use n", "best_of")
 
 
-def sampling_fields(body: ChatCompletionBase | CompletionBase) -> dict[str, Any]:
+def sampling_fields(body: ChatCompletionRequestBase | CompletionRequestBase) -> dict[str, Any]:
     """The sampling fields both endpoints share, under the core's names (unset ones left out)."""
     _refuse_unsupported(body)
     fields: dict[str, Any] = {}
@@ -164,7 +169,7 @@ def header_budget(value: str | None) -> int | None:
         ) from None
 
 
-def chat_request(body: ChatCompletionBase, budget_header: str | None = None) -> AnswerRequest:
+def chat_request(body: ChatCompletionRequestBase, budget_header: str | None = None) -> AnswerRequest:
     """The core request of a chat body; an ``X-ITS-Budget`` header overrides the body's budget."""
     messages = with_response_format(chat_messages(body.messages), body.response_format)
     fields = {"messages": messages, **sampling_fields(body), **core_response_format(body.response_format)}
@@ -177,7 +182,7 @@ def chat_request(body: ChatCompletionBase, budget_header: str | None = None) -> 
     return build_answer_request(fields, renames)
 
 
-def completion_prompts(body: CompletionBase) -> list[str]:
+def completion_prompts(body: CompletionRequestBase) -> list[str]:
     prompt = body.prompt
     if isinstance(prompt, str):
         return [prompt]
@@ -192,7 +197,7 @@ def completion_prompts(body: CompletionBase) -> list[str]:
     return list(prompt)  # type: ignore[arg-type]
 
 
-def completion_requests(body: CompletionBase) -> list[AnswerRequest]:
+def completion_requests(body: CompletionRequestBase) -> list[AnswerRequest]:
     """One AnswerRequest per prompt of a completions body."""
     fields = sampling_fields(body)
     if body.logprobs:

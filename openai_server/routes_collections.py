@@ -1,6 +1,6 @@
 """Document collections: list/create/delete, upload/list/delete documents, search.
 
-A thin face over ``h2ogpt.documents.DocumentStore``: collections are the user's (see
+A thin face over ``h2ogpt.documents.DocumentLibrary``: collections are the user's (see
 ``identity``) plus the shared ones.
 """
 

@@ -61,7 +61,7 @@ class ContentPart(BaseModel):
         return value
 
 
-class ChatMessageIn(OpenAIBody):
+class OpenAIChatMessage(OpenAIBody):
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: str | list[ContentPart] | None = None
     name: str | None = Field(None, description="Accepted and ignored.")
@@ -122,8 +122,8 @@ class SamplingFields(OpenAIBody):
         return {**{k: v for k, v in data.items() if k != "extra_body"}, **nested}
 
 
-class ChatCompletionBase(SamplingFields):
-    messages: list[ChatMessageIn] = Field(min_length=1)
+class ChatCompletionRequestBase(SamplingFields):
+    messages: list[OpenAIChatMessage] = Field(min_length=1)
     max_completion_tokens: int | None = Field(None, ge=1, description="Same as max_tokens.")
     logprobs: bool | None = Field(None, description="Return the log-probability of each answer token.")
     top_logprobs: int | None = Field(None, ge=0, le=20, description="With logprobs: alternatives per token.")
@@ -148,7 +148,7 @@ class ChatCompletionBase(SamplingFields):
     )
 
 
-class CompletionBase(SamplingFields):
+class CompletionRequestBase(SamplingFields):
     prompt: str | list[str] | list[int] | list[list[int]] = Field(
         description="Text, or a list of texts (each answered n times). Token ids are not accepted."
     )
@@ -170,19 +170,19 @@ class EmbeddingRequest(OpenAIBody):
 
 def build_request_models(
     answer_type: type[AnswerRequest] = AnswerRequest,
-) -> tuple[type[ChatCompletionBase], type[CompletionBase]]:
+) -> tuple[type[ChatCompletionRequestBase], type[CompletionRequestBase]]:
     """The chat and completions bodies: the OpenAI fields plus ``answer_type``'s extra fields."""
     chat = create_model(
         "ChatCompletionRequest",
-        __base__=ChatCompletionBase,
+        __base__=ChatCompletionRequestBase,
         __module__=__name__,
-        **extra_fields(ChatCompletionBase.model_fields, answer_type),
+        **extra_fields(ChatCompletionRequestBase.model_fields, answer_type),
     )
     completion = create_model(
         "CompletionRequest",
-        __base__=CompletionBase,
+        __base__=CompletionRequestBase,
         __module__=__name__,
-        **extra_fields(CompletionBase.model_fields, answer_type),
+        **extra_fields(CompletionRequestBase.model_fields, answer_type),
     )
     return chat, completion
 

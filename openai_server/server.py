@@ -26,9 +26,9 @@ from dataclasses import dataclass
 
 import uvicorn
 
-from h2ogpt.entry import EXIT_BAD_INPUT, run_entry
+from h2ogpt.answering.pipeline import Pipeline
+from h2ogpt.cli.entry import EXIT_BAD_INPUT, run_entry
 from h2ogpt.errors import ConfigError
-from h2ogpt.pipeline import Pipeline
 from h2ogpt.settings import Settings
 from openai_server.app import create_app
 from openai_server.auth import load_api_keys

@@ -14,9 +14,9 @@ from collections.abc import Callable
 
 import anyio
 
-from h2ogpt.embeddings import Embedder, embedding_model_path
+from h2ogpt.answering.pipeline import Pipeline
+from h2ogpt.documents.embeddings import Embedder, embedding_model_path
 from h2ogpt.errors import H2OGPTError
-from h2ogpt.pipeline import Pipeline
 from h2ogpt.settings import Settings
 from openai_server.errors import ApiError
 

@@ -1,32 +1,34 @@
 """Shared fixtures: one loaded embedded model for the whole session, and a network guard.
 
 The converted model cache lives in ``.cache/test-data`` (git-ignored) so that only the
-first run on a machine pays the GGUF conversion.
+first run on a machine pays the GGUF conversion. Helpers live in ``tests/support/``.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-import netguard
-from h2ogpt.backends import create_backend
+from support.paths import SHARED_DATA, TEST_DATA_DIR, TEST_PLUGINS
+
+sys.path.append(str(TEST_PLUGINS))  # the example plug-in: found before h2ogpt loads its plug-ins
+
+from h2ogpt.answering.pipeline import Pipeline
 from h2ogpt.backends.loading import converted_gguf_dir
 from h2ogpt.backends.model_source import resolve_model
-from h2ogpt.pipeline import Pipeline
+from h2ogpt.backends.selection import create_backend
 from h2ogpt.settings import Settings
-
-REPO = Path(__file__).resolve().parents[1]
-TESTS = Path(__file__).resolve().parent
-TEST_DATA_DIR = Path(os.environ.get("H2OGPT_TEST_DATA_DIR", REPO / ".cache" / "test-data"))
-SHARED_DATA = REPO.parent / "shared" / "data"  # the team's evaluation data, beside the checkout
-assert SHARED_DATA.is_dir(), f"the shared evaluation data is missing: expected it at {SHARED_DATA}"
+from support import netguard
 
 netguard.install()
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Data-driven tests (marked ``shared_data``) fail clearly when the evaluation data is missing."""
+    if item.get_closest_marker("shared_data") and not SHARED_DATA.is_dir():
+        pytest.fail(f"this test reads the shared evaluation data, expected at {SHARED_DATA}", pytrace=False)
 
 
 @pytest.fixture(autouse=True)
@@ -63,28 +65,6 @@ def backend(settings: Settings, converted_model_dir: Path):
 @pytest.fixture(scope="session")
 def pipeline(settings: Settings, backend) -> Pipeline:
     return Pipeline(settings, backend)
-
-
-def run_generate(
-    *flags: str,
-    data_dir: Path,
-    stdin: str | None = None,
-    env: dict[str, str] | None = None,
-    timeout: float = 300,
-) -> subprocess.CompletedProcess:
-    """Run ``python generate.py FLAGS`` under the network guard, in a clean environment."""
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("H2OGPT_", "HF_", "TRANSFORMERS_"))}
-    base_env.update({"H2OGPT_DATA_DIR": str(data_dir), "PYTHONPATH": str(TESTS)})
-    base_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-c", netguard.GUARDED_RUN, *flags],
-        cwd=REPO,
-        env=base_env,
-        input=stdin if stdin is not None else "",
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from h2ogpt.backends import create_backend
+from h2ogpt.answering.pipeline import Pipeline
 from h2ogpt.backends.base import Backend
-from h2ogpt.pipeline import Pipeline
+from h2ogpt.backends.selection import create_backend
 from h2ogpt.settings import NO_DOCUMENTS, Settings
 
 log = logging.getLogger(__name__)
@@ -17,9 +17,10 @@ def open_documents(settings: Settings):
     files are skipped, so a restart is quick); None when ``--langchain_mode=LLM``."""
     if settings.langchain_mode == NO_DOCUMENTS and not settings.user_path:
         return None
-    from h2ogpt.documents import SHARED_COLLECTION, DocumentStore
+    from h2ogpt.documents.collections import SHARED_COLLECTION
+    from h2ogpt.documents.library import DocumentLibrary
 
-    store = DocumentStore(settings)
+    store = DocumentLibrary(settings)
     if settings.user_path:
         log.info("Ingesting %s into %s", settings.user_path, SHARED_COLLECTION)
         report = store.ingest([settings.user_path], collection=SHARED_COLLECTION, show_progress=True)
@@ -43,7 +44,7 @@ def build_pipeline(settings: Settings) -> Pipeline:
 def build_pipelines(settings: Settings) -> list[Pipeline]:
     """One pipeline per model of ``--model_lock`` (just one without it), sharing the
     document collections; entries naming the same model share its backend."""
-    from h2ogpt.model_lock import backend_identity, locked_models
+    from h2ogpt.answering.model_lock import backend_identity, locked_models
 
     models = locked_models(settings)
     documents = open_documents(settings)

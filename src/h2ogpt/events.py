@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from h2ogpt.backends.base import FinishReason, TokenLogprob
-from h2ogpt.document_answers import CitedSource
+from h2ogpt.documents.citations import CitedSource
 from h2ogpt.scaling.types import ScalingProgress, ScalingResult
 
 

@@ -10,8 +10,9 @@ from typing import Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from h2ogpt.backends.base import GREEDY_BELOW, SamplingParams
-from h2ogpt.scaling_options import (
+from h2ogpt.scaling.options import (
     DEFAULT_SCALING_TEMPERATURE,
+    NO_SCALING,
     ScalingOptions,
     ScalingRequestFields,
     merge_options,
@@ -131,7 +132,7 @@ class AnswerRequest(ScalingRequestFields):
         if (
             self.temperature is None
             and temperature < GREEDY_BELOW
-            and self.scaling_options(settings).scaling_algorithm != "none"
+            and self.scaling_options(settings).scaling_algorithm != NO_SCALING
         ):
             temperature = DEFAULT_SCALING_TEMPERATURE
 

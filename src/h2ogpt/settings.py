@@ -1,20 +1,29 @@
-"""Settings: every option of h2oGPT, declared once.
+"""Settings: every option of h2oGPT, declared once, in groups.
 
 CLI flags (``--name=value``), ``H2OGPT_<NAME>`` environment variables and the defaults
-of every face are all derived from the fields of :class:`Settings`.
+of every face are all derived from the fields of :class:`Settings`. The flags stay flat
+(h2oGPT's names); inside, Settings is composed of option groups, each declared next to the
+code it configures where that code has a package (``scaling.options``,
+``documents.options``) and here otherwise. A field may be declared by one group only:
+:class:`ComposedSettings` refuses a class in which a field would silently shadow another.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from h2ogpt.scaling_options import ScalingOptions
+from h2ogpt.documents.options import NO_DOCUMENTS, DocumentOptions
+from h2ogpt.plugins import PluginName
+from h2ogpt.scaling.options import RewardModelOptions, ScalingOptions
 
-NO_DOCUMENTS = "LLM"  # the --langchain_mode / collection value meaning: chat without documents
+__all__ = ["NO_DOCUMENTS", "ComposedSettings", "Settings"]
+
+G = TypeVar("G", bound=BaseModel)
 
 
 def default_data_dir() -> Path:
@@ -23,17 +32,64 @@ def default_data_dir() -> Path:
     return Path(base) / "h2ogpt"
 
 
-class Settings(ScalingOptions):
-    """All options. Field descriptions are the ``--help`` text; the scaling options
-    (``--scaling_algorithm``, ``--budget``, ...) come from ScalingOptions."""
+class ComposedSettings(BaseModel):
+    """Base of every settings class made of option groups (the bases after it).
+
+    Each field is declared by exactly one class of the hierarchy; a class that declares a
+    field again fails at definition. ``flag_aliases`` maps an old flag name to its field
+    (accepted with a deprecation notice).
+    """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    flag_aliases: ClassVar[dict[str, str]] = {}
 
-    # --- model ---------------------------------------------------------------------------
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        owners: dict[str, str] = {}
+        for klass in cls.__mro__:
+            if klass in (BaseModel, ComposedSettings) or not issubclass(klass, BaseModel):
+                continue
+            for name in inspect.get_annotations(klass):
+                if name.startswith("_") or name not in cls.model_fields:
+                    continue
+                if name in owners:
+                    raise TypeError(
+                        f"{cls.__name__}: field {name!r} is declared by both {owners[name]} and "
+                        f"{klass.__name__}; give one of them another name"
+                    )
+                owners[name] = klass.__name__
+
+    @classmethod
+    def option_groups(cls) -> list[type[BaseModel]]:
+        """The option groups this class is made of, in declaration order."""
+        return [
+            base
+            for base in cls.__mro__[1:]
+            if issubclass(base, BaseModel)
+            and base not in (BaseModel, ComposedSettings)
+            and not issubclass(base, ComposedSettings)
+        ]
+
+    def group(self, group: type[G]) -> G:
+        """This group's options as their own object (e.g. ``settings.group(ScalingOptions)``)."""
+        return group.model_validate({name: getattr(self, name) for name in group.model_fields})
+
+
+class ModelOptions(BaseModel):
+    """Which model answers, and how it is loaded."""
+
+    model_config = ConfigDict(extra="forbid")
+
     base_model: str = Field(
         "",
         description="Model to chat with: a local HF model folder, a HF model id already in the "
         "local cache, or a .gguf file. Empty: the embedded SmolLM2-135M-Instruct.",
+    )
+    engine: Annotated[str, PluginName("backends", also=("auto",), exclude_if="remote")] = Field(
+        "auto",
+        description="Local engine for --base_model (transformers or a plug-in's engine). auto: the "
+        "first installed engine that loads that kind of model.",
     )
     inference_server: str = Field(
         "",
@@ -56,8 +112,6 @@ class Settings(ScalingOptions):
         description="Context length in tokens (prompt + answer). 0: the model's own limit "
         "(remote: the server's max_model_len, else 4096).",
     )
-
-    # --- prompting -----------------------------------------------------------------------
     prompt_type: str = Field(
         "",
         description="Prompt format when the model has no chat template (plain, chatml, llama2, "
@@ -67,7 +121,12 @@ class Settings(ScalingOptions):
         "auto", description="System prompt. 'auto': the model's default; '' (empty): none."
     )
 
-    # --- sampling defaults (a request may override each) --------------------------------
+
+class SamplingDefaults(BaseModel):
+    """How tokens are chosen, unless a request says otherwise."""
+
+    model_config = ConfigDict(extra="forbid")
+
     max_new_tokens: int = Field(256, ge=1, description="Most tokens generated for one answer.")
     temperature: float = Field(0.0, ge=0.0, le=5.0, description="Sampling temperature; 0 = greedy.")
     top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling: keep tokens up to this mass.")
@@ -80,57 +139,35 @@ class Settings(ScalingOptions):
         600.0, gt=0.0, description="Seconds after which generation stops and returns what it has."
     )
 
-    # --- reward models for inference-time scaling -----------------------------------------
-    score_model: str = Field(
-        "",
-        description="Local HF sequence-classification reward model folder scoring whole answers "
-        "(outcome_reward=score-model). Empty: none.",
-    )
-    prm_model: str = Field(
-        "",
-        description="Local HF process reward model folder (Qwen2.5-Math-PRM style) scoring each step "
-        "(process_reward=prm). Empty: none.",
-    )
 
-    # --- embeddings ------------------------------------------------------------------------
-    hf_embedding_model: str = Field(
-        "",
-        description="Local sentence-transformers model folder for embeddings. Empty: the embedded "
-        "all-MiniLM-L6-v2.",
-    )
+class StorageOptions(BaseModel):
+    """Where the app keeps what it saves."""
 
-    # --- documents -------------------------------------------------------------------------
-    langchain_mode: str = Field(
-        "UserData",
-        description="Default document collection: UserData (shared, filled from --user_path), MyData "
-        "(per user), a collection you created, or LLM (no documents).",
-    )
-    user_path: str = Field(
-        "", description="Folder ingested into the UserData collection at start (and by make_db)."
-    )
-    db_type: Literal["chroma", "faiss"] = Field("chroma", description="Vector store for collections.")
-    chroma_url: str = Field(
-        "", description="A Chroma server (http://host:8000) instead of the local persistent Chroma."
-    )
-    chunk_size: int = Field(512, ge=16, description="Chunk size in tokens when documents are split.")
-    chunk_overlap: int = Field(64, ge=0, description="Tokens shared by neighbouring chunks.")
-    top_k_docs: int = Field(10, ge=1, description="Chunks retrieved for a question.")
-    cross_encoder_model: str = Field(
-        "", description="Local cross-encoder folder to rerank retrieved chunks. Empty: no reranking."
-    )
+    model_config = ConfigDict(extra="forbid")
 
-    # --- storage -------------------------------------------------------------------------
     data_dir: Path = Field(
         default_factory=default_data_dir,
         description="Folder for converted models, saved chats and document collections.",
     )
 
-    # --- faces ---------------------------------------------------------------------------
+
+class TerminalOptions(BaseModel):
+    """The terminal chat."""
+
+    model_config = ConfigDict(extra="forbid")
+
     cli: bool = Field(False, description="Chat in the terminal instead of the browser UI.")
     cli_loop: bool = Field(True, description="With --cli: keep chatting; False answers --prompt once.")
     prompt: str = Field(
         "", description="With --cli_loop=False: the question to answer (read from stdin when empty)."
     )
+
+
+class UIOptions(BaseModel):
+    """The browser UI."""
+
+    model_config = ConfigDict(extra="forbid")
+
     gradio: bool = Field(True, description="Serve the browser UI (when not --cli).")
     server_name: str = Field("127.0.0.1", description="Address the browser UI and the API listen on.")
     server_port: int = Field(7860, ge=1, le=65535, description="Port of the browser UI.")
@@ -162,6 +199,13 @@ class Settings(ScalingOptions):
         description="Compare models side by side in the browser UI: a JSON list of up to 4 objects with "
         "base_model and/or inference_server (optional prompt_type, lora_weights, visible_models name).",
     )
+
+
+class APIOptions(BaseModel):
+    """The OpenAI-compatible API."""
+
+    model_config = ConfigDict(extra="forbid")
+
     openai_server: bool = Field(
         False, description="Also serve the OpenAI-compatible API (python generate.py --openai_server=True)."
     )
@@ -174,7 +218,31 @@ class Settings(ScalingOptions):
     max_queue: int = Field(
         64, ge=1, description="Requests the API holds at once (running or waiting); more get 429."
     )
+
+
+class RuntimeOptions(BaseModel):
+    """How the process runs."""
+
+    model_config = ConfigDict(extra="forbid")
+
     max_batch_rows: int = Field(
         32, ge=1, description="Most sequences the local model decodes together when requests are merged."
     )
     verbose: bool = Field(False, description="Log debug details.")
+
+
+class Settings(
+    ComposedSettings,
+    ModelOptions,
+    SamplingDefaults,
+    ScalingOptions,
+    RewardModelOptions,
+    DocumentOptions,
+    StorageOptions,
+    TerminalOptions,
+    UIOptions,
+    APIOptions,
+    RuntimeOptions,
+):
+    """All options of ``generate.py`` and the API server. Field descriptions are the ``--help``
+    text; ``option_groups()`` lists the groups, ``group(G)`` gives one group's values."""

@@ -6,9 +6,11 @@ scaling; those are the callers' concerns.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Literal, Protocol, runtime_checkable
+
+from h2ogpt.errors import RequestError
 
 FinishReason = Literal["stop", "length", "time"]
 GREEDY_BELOW = 1e-5  # temperatures this close to 0 pick the most likely token
@@ -123,6 +125,57 @@ class StepSession(Protocol):
 
 
 @dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do beyond the primitives every backend has (``stream``,
+    ``sample``, ``continue_texts``, ``score_continuations``), declared rather than probed:
+    callers ask ``backend.capabilities.step_sessions``, never ``hasattr``."""
+
+    streaming: bool = True  # text arrives while it is generated
+    batched_sampling: bool = True  # n samples of one prompt in one call, sharing one prefill
+    raw_continuation: bool = True  # continue_texts continues raw text (not only chats)
+    logprobs: bool = False  # completions carry each token's log-probability
+    prefix_sharing: bool = False  # next_token_logprobs: many suffixes after one prefilled prefix
+    step_sessions: bool = False  # open_steps: rows keep their state (KV cache) between steps
+    json_object: bool = False  # response_format=json_object: every answer is one JSON object
+    vision: bool = False  # prompts may carry images
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    def missing(self, required: Iterable[str]) -> list[str]:
+        """The capabilities of ``required`` this backend lacks (unknown names count as lacking)."""
+        return [name for name in required if not getattr(self, name, False)]
+
+
+CAPABILITY_WORDS = {
+    "streaming": "streaming",
+    "batched_sampling": "batched sampling (n samples in one call)",
+    "raw_continuation": "raw-text continuation (a /completions endpoint or a local model)",
+    "logprobs": "token log-probabilities",
+    "prefix_sharing": "shared-prefix scoring (next_token_logprobs)",
+    "step_sessions": "step sessions (open_steps)",
+    "json_object": "JSON-constrained decoding",
+    "vision": "vision (images in prompts)",
+}
+
+
+class MissingCapability(RequestError):
+    """A feature was asked of a backend that declares it cannot do it."""
+
+
+def require_capabilities(backend: Backend, required: Iterable[str], needed_by: str) -> None:
+    """Raise MissingCapability naming the backend, the capability and who needs it."""
+    missing = backend.capabilities.missing(required)
+    if missing:
+        wanted = ", ".join(CAPABILITY_WORDS.get(m, m) for m in missing)
+        raise MissingCapability(
+            f"{needed_by} needs {wanted}, which the backend {backend.info.name!r} "
+            f"({backend.info.device}) does not have; choose another option or another model"
+        )
+
+
+@dataclass(frozen=True)
 class ModelInfo:
     name: str
     context_length: int
@@ -132,20 +185,15 @@ class ModelInfo:
 
 
 @runtime_checkable
-class ChatBackend(Protocol):
-    """A backend whose server renders chats itself (``info.chat_native``): it takes messages."""
-
-    def stream_chat(
-        self, messages: Sequence[dict[str, str]], params: SamplingParams, n: int = 1
-    ) -> Iterator[TextDelta | Completion]:
-        """Like ``Backend.stream``, for a conversation instead of a prompt text."""
-
-
-@runtime_checkable
 class Backend(Protocol):
-    """A producer of tokens. All calls are batched: one call, many samples."""
+    """A producer of tokens. All calls are batched: one call, many samples.
+
+    The optional primitives at the end work only where ``capabilities`` says so; elsewhere
+    they raise MissingCapability (see :class:`OptionalPrimitives`).
+    """
 
     info: ModelInfo
+    capabilities: Capabilities
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model would see for ``text`` (no special tokens added)."""
@@ -169,3 +217,43 @@ class Backend(Protocol):
 
     def score_continuations(self, prompt: str, continuations: Sequence[str]) -> list[ContinuationScore]:
         """Log-probabilities of each continuation's tokens after ``prompt``."""
+
+    # --- optional primitives (see Capabilities) ------------------------------------------
+    def stream_chat(
+        self, messages: Sequence[dict[str, str]], params: SamplingParams, n: int = 1
+    ) -> Iterator[TextDelta | Completion]:
+        """Like ``stream``, for a conversation the server renders (``info.chat_native``)."""
+
+    def next_token_logprobs(
+        self, prefix: str, suffixes: Sequence[str], top: int
+    ) -> list[list[tuple[str, float]]]:
+        """The ``top`` likeliest next tokens after ``prefix + suffix`` for each suffix, the
+        prefix encoded once (``capabilities.prefix_sharing``)."""
+
+    def open_steps(self, prompt: str, params: SamplingParams, rows: int) -> StepSession:
+        """``rows`` copies of ``prompt`` to extend step by step (``capabilities.step_sessions``)."""
+
+
+class OptionalPrimitives:
+    """Defaults for the optional primitives a backend does not offer: each raises
+    MissingCapability. Backends inherit it and override what they support."""
+
+    info: ModelInfo
+
+    def _missing(self, capability: str) -> MissingCapability:
+        return MissingCapability(
+            f"the backend {self.info.name!r} does not offer {CAPABILITY_WORDS.get(capability, capability)}"
+        )
+
+    def stream_chat(
+        self, messages: Sequence[dict[str, str]], params: SamplingParams, n: int = 1
+    ) -> Iterator[TextDelta | Completion]:
+        raise self._missing("chat rendering by the server")
+
+    def next_token_logprobs(
+        self, prefix: str, suffixes: Sequence[str], top: int
+    ) -> list[list[tuple[str, float]]]:
+        raise self._missing("prefix_sharing")
+
+    def open_steps(self, prompt: str, params: SamplingParams, rows: int) -> StepSession:
+        raise self._missing("step_sessions")

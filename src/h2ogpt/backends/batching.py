@@ -22,7 +22,14 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from h2ogpt.backends.base import Completion, ContinuationScore, SamplingParams, StepOutput, TextDelta
+from h2ogpt.backends.base import (
+    Completion,
+    ContinuationScore,
+    OptionalPrimitives,
+    SamplingParams,
+    StepOutput,
+    TextDelta,
+)
 from h2ogpt.backends.local import LocalBackend
 from h2ogpt.backends.sequences import DecodeJob
 from h2ogpt.backends.step_session import KVStepSession
@@ -65,12 +72,13 @@ class _Job:
         return sum(d.n for d in self.decode)
 
 
-class BatchingBackend:
+class BatchingBackend(OptionalPrimitives):
     """A LocalBackend shared by threads; see the module docstring."""
 
     def __init__(self, local: LocalBackend, max_batch_rows: int = 32) -> None:
         self.local = local
         self.info = local.info
+        self.capabilities = local.capabilities
         self.max_batch_rows = max_batch_rows
         self.batches_run = 0
         self._pending: deque[_Job] = deque()

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from h2ogpt.backends.base import (
+    Capabilities,
     Completion,
     ContinuationScore,
     ModelInfo,
+    OptionalPrimitives,
     SamplingParams,
     TextDelta,
 )
@@ -30,8 +32,13 @@ def _eos_ids(loaded: LoadedModel) -> set[int]:
     return ids
 
 
-class LocalBackend:
+LOCAL_CAPABILITIES = Capabilities(logprobs=True, prefix_sharing=True, step_sessions=True, json_object=True)
+
+
+class LocalBackend(OptionalPrimitives):
     """Batched generation with a model loaded by transformers."""
+
+    capabilities = LOCAL_CAPABILITIES
 
     def __init__(self, loaded: LoadedModel, name: str, max_seq_len: int = 0) -> None:
         self.model = loaded.model

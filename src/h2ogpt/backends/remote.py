@@ -18,7 +18,15 @@ from typing import Any
 
 import openai
 
-from h2ogpt.backends.base import Completion, ContinuationScore, ModelInfo, SamplingParams, TextDelta
+from h2ogpt.backends.base import (
+    Capabilities,
+    Completion,
+    ContinuationScore,
+    ModelInfo,
+    OptionalPrimitives,
+    SamplingParams,
+    TextDelta,
+)
 from h2ogpt.backends.remote_parsing import (
     StreamCollector,
     continuation_score,
@@ -42,7 +50,7 @@ OPTIONAL_FIELDS = ("stream_options", "logprobs")  # ours to ask for; dropped whe
 _RETRIED = (408, 409, 429)
 
 
-class RemoteBackend:
+class RemoteBackend(OptionalPrimitives):
     """The batched primitives over an OpenAI-compatible HTTP API."""
 
     def __init__(
@@ -74,6 +82,10 @@ class RemoteBackend:
             raise
         self.info = ModelInfo(
             name=name, context_length=context, device="remote", dtype="n/a", chat_native=spec.chat_native
+        )
+        # a server's own prefix cache does the sharing; step search re-sends prompt + steps
+        self.capabilities = Capabilities(
+            raw_continuation=not spec.chat_native, logprobs=True, json_object=True
         )
 
     @classmethod

@@ -24,9 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from h2ogpt import plugins
 from h2ogpt.documents.bm25 import BM25Index
 from h2ogpt.documents.catalog import Catalog
-from h2ogpt.documents.stores.base import VectorStore
+from h2ogpt.documents.stores.base import VectorStoreSpec
 from h2ogpt.errors import H2OGPTError
 from h2ogpt.settings import NO_DOCUMENTS, Settings
 
@@ -88,43 +89,14 @@ class CollectionInfo:
     db_type: str
 
 
+def store_spec(settings: Settings) -> VectorStoreSpec:
+    """The vector store ``--db_type`` names (a plug-in)."""
+    return plugins.vector_stores.get(settings.db_type, "--db_type")
+
+
 def store_location(settings: Settings) -> str:
-    """Where chunks live: 'faiss', 'chroma' (local) or the Chroma server URL."""
-    if settings.db_type == "faiss":
-        return "faiss"
-    return settings.chroma_url.rstrip("/") if settings.chroma_url else "chroma"
-
-
-def open_vector_store(settings: Settings, ref: CollectionRef, folder: Path, dimensions: int) -> VectorStore:
-    if settings.db_type == "faiss":
-        from h2ogpt.documents.stores.faiss import FaissStore
-
-        return FaissStore(folder / "faiss", dimensions)
-    from h2ogpt.documents.stores import chroma
-
-    if settings.chroma_url:
-        client = chroma.server_client(settings.chroma_url)
-    else:
-        client = chroma.persistent_client(Path(settings.data_dir) / "chroma")
-    return chroma.ChromaStore(client, ref.store_name)
-
-
-def drop_vector_store(settings: Settings, ref: CollectionRef, folder: Path) -> None:
-    """Delete a collection's chunks without opening it (works even with another embedding model)."""
-    if settings.db_type == "faiss":
-        shutil.rmtree(folder / "faiss", ignore_errors=True)
-        return
-    from h2ogpt.documents.stores import chroma
-
-    client = (
-        chroma.server_client(settings.chroma_url)
-        if settings.chroma_url
-        else chroma.persistent_client(Path(settings.data_dir) / "chroma")
-    )
-    try:
-        client.delete_collection(ref.store_name)
-    except Exception as exc:  # it may never have been created
-        log.debug("no Chroma collection %s to delete: %s", ref.store_name, exc)
+    """Where chunks live: 'faiss', 'chroma' (local), the Chroma server URL, or a plug-in's word."""
+    return store_spec(settings).location(settings)
 
 
 class Collection:
@@ -139,7 +111,7 @@ class Collection:
         self.write_lock = threading.RLock()  # held for a whole ingest or delete: one writer at a time
         self.catalog = Catalog(folder / "catalog.sqlite")
         self._check_compatible(settings, model, dimensions)
-        self.store = open_vector_store(settings, ref, folder, dimensions)
+        self.store = store_spec(settings).open(settings, ref.store_name, folder, dimensions)
         self.keywords = BM25Index(folder / "bm25")
         self.reconcile()
 
@@ -276,7 +248,7 @@ class CollectionRegistry:
             if opened is not None:
                 with opened.write_lock, opened.lock:
                     opened.close()
-            drop_vector_store(self.settings, ref, self.folder(ref))
+            store_spec(self.settings).drop(self.settings, ref.store_name, self.folder(ref))
             shutil.rmtree(self.folder(ref), ignore_errors=True)
 
     def close(self) -> None:

@@ -24,9 +24,9 @@ from langchain_core.documents import Document
 from h2ogpt.documents.catalog import DocumentInfo
 from h2ogpt.documents.chunking import Chunker, doc_id_for, indexed_text
 from h2ogpt.documents.collections import Collection
+from h2ogpt.documents.embeddings import Embedder
 from h2ogpt.documents.stores.base import Chunk
 from h2ogpt.documents.types import LoadFailure
-from h2ogpt.embeddings import Embedder
 from h2ogpt.errors import H2OGPTError
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,7 @@
-"""``python -m h2ogpt.make_db``: ingest a folder into a collection, as h2oGPT's make_db does.
+"""``python make_db.py`` (or ``h2ogpt_make_db``): ingest a folder into a collection, as h2oGPT's
+make_db does.
 
-    python -m h2ogpt.make_db --user_path=DIR [--collection_name=UserData] [--data_dir=DIR] [--json]
+    python make_db.py --user_path=DIR [--collection_name=UserData] [--data_dir=DIR] [--json_output]
 
 Prints a summary (documents ingested, unchanged, failed with the reason, chunks) or, with
 ``--json``, one JSON object. Exit codes: 0 done (some files may have failed, see the summary),
@@ -11,26 +12,33 @@ from __future__ import annotations
 
 import json
 import sys
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import ClassVar
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from h2ogpt.entry import run_entry
+from h2ogpt.cli.entry import run_entry
+from h2ogpt.documents.options import DocumentOptions
 from h2ogpt.errors import ConfigError
-from h2ogpt.settings import Settings
+from h2ogpt.settings import ComposedSettings, RuntimeOptions, StorageOptions
 
-PROGRAM = "python -m h2ogpt.make_db"
+PROGRAM = "make_db.py"
 
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message=r".*shadows an attribute.*")
 
-    class MakeDbSettings(Settings):
-        """Settings plus the two make_db options."""
+class MakeDbOptions(BaseModel):
+    """What to fill and how to report it."""
 
-        collection_name: str = Field("UserData", description="Collection to fill (created if new).")
-        json: bool = Field(False, description="Print the result as one JSON object instead of a summary.")
+    model_config = ConfigDict(extra="forbid")
+
+    collection_name: str = Field("UserData", description="Collection to fill (created if new).")
+    json_output: bool = Field(False, description="Print the result as one JSON object instead of a summary.")
+
+
+class MakeDbSettings(ComposedSettings, DocumentOptions, StorageOptions, RuntimeOptions, MakeDbOptions):
+    """Every option of make_db: the document and storage groups of Settings plus its own."""
+
+    flag_aliases: ClassVar[dict[str, str]] = {"json": "json_output"}  # its earlier name
 
 
 def summary_lines(report_dict: dict) -> list[str]:
@@ -49,26 +57,25 @@ def summary_lines(report_dict: dict) -> list[str]:
     return lines
 
 
-def start(settings: Settings) -> int:
-    from h2ogpt.documents import DocumentStore
+def start(settings: MakeDbSettings) -> int:
+    from h2ogpt.documents.library import DocumentLibrary
 
-    assert isinstance(settings, MakeDbSettings)
     if not settings.user_path:
         raise ConfigError("--user_path is required: the folder (or file) to ingest")
     if not Path(settings.user_path).expanduser().exists():
         raise ConfigError(f"--user_path={settings.user_path}: no such file or folder")
-    store = DocumentStore(settings)
+    library = DocumentLibrary(settings)
     try:
-        report = store.ingest(
-            [settings.user_path], collection=settings.collection_name, show_progress=not settings.json
+        report = library.ingest(
+            [settings.user_path], collection=settings.collection_name, show_progress=not settings.json_output
         )
-        documents, chunks = store.registry.open(
-            store.registry.resolve(settings.collection_name, None)
+        documents, chunks = library.registry.open(
+            library.registry.resolve(settings.collection_name, None)
         ).catalog.totals()
     finally:
-        store.close()
+        library.close()
     result = report.to_dict() | {"collection_documents": documents, "collection_chunks": chunks}
-    if settings.json:
+    if settings.json_output:
         print(json.dumps(result, ensure_ascii=False))
     else:
         print("\n".join(summary_lines(result)))

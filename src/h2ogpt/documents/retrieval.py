@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from h2ogpt.documents.collections import Collection
+from h2ogpt.documents.embeddings import Embedder
 from h2ogpt.documents.stores.base import Chunk
-from h2ogpt.embeddings import Embedder
 from h2ogpt.errors import ModelNotFoundError, RequestError
 
 log = logging.getLogger(__name__)

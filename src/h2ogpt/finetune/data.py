@@ -15,9 +15,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from h2ogpt.answering.prompting import PROMPT_FORMATS, Message, check_prompt_type, with_system_prompt
 from h2ogpt.errors import ConfigError
 from h2ogpt.finetune.options import FinetuneSettings
-from h2ogpt.prompting import PROMPT_FORMATS, Message, check_prompt_type, with_system_prompt
 from h2ogpt.request import ChatMessage
 
 log = logging.getLogger(__name__)

@@ -1,14 +1,19 @@
-"""The options of ``finetune.py``: all of Settings plus h2oGPT's fine-tuning flags."""
+"""The options of ``finetune.py``: the model, sampling, storage and runtime groups of
+Settings plus h2oGPT's fine-tuning flags."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import ClassVar
 
-from h2ogpt.settings import Settings
+from pydantic import BaseModel, ConfigDict, Field
+
+from h2ogpt.settings import ComposedSettings, ModelOptions, RuntimeOptions, SamplingDefaults, StorageOptions
 
 
-class FinetuneSettings(Settings):
-    """Settings plus the fine-tuning options (h2oGPT's finetune.py names)."""
+class FinetuneOptions(BaseModel):
+    """What to train on, the LoRA shape and the optimizer (h2oGPT's finetune.py names)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     data_path: str = Field(
         "",
@@ -23,10 +28,19 @@ class FinetuneSettings(Settings):
         "q_proj,k_proj,v_proj,o_proj", description="Comma-separated names of the modules that get LoRA."
     )
     num_epochs: int = Field(1, ge=1, description="Passes over the training data (unless --max_steps).")
-    max_steps: int = Field(0, ge=0, description="Optimizer steps to train; 0: use --num_epochs.")
+    max_train_steps: int = Field(0, ge=0, description="Optimizer steps to train; 0: use --num_epochs.")
     micro_batch_size: int = Field(4, ge=1, description="Examples per optimizer step.")
     learning_rate: float = Field(3e-4, gt=0.0, description="AdamW learning rate.")
     cutoff_len: int = Field(512, ge=2, description="Longest example in tokens; longer ones are truncated.")
     train_on_inputs: bool = Field(
         False, description="Also train on the prompt tokens; False: loss only on the answer tokens."
     )
+
+
+class FinetuneSettings(
+    ComposedSettings, ModelOptions, SamplingDefaults, StorageOptions, RuntimeOptions, FinetuneOptions
+):
+    """Every option of ``finetune.py``."""
+
+    # --max_steps was this program's name for --max_train_steps (it now means step search's steps)
+    flag_aliases: ClassVar[dict[str, str]] = {"max_steps": "max_train_steps"}

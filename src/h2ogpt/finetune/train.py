@@ -123,7 +123,9 @@ def finetune(settings: FinetuneSettings) -> FinetuneResult:
     device = pick_device(settings)
     model, tokenizer = _load_for_training(settings, device)
     examples = build_examples(tokenizer, settings, chats)
-    steps = settings.max_steps or settings.num_epochs * math.ceil(len(examples) / settings.micro_batch_size)
+    steps = settings.max_train_steps or settings.num_epochs * math.ceil(
+        len(examples) / settings.micro_batch_size
+    )
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     log.info("Training %d steps on %d examples, %d trainable parameters", steps, len(examples), trainable)
     optimizer = torch.optim.AdamW(

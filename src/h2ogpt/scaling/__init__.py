@@ -1,44 +1,36 @@
 """Inference-time scaling: spend more generation on one answer to make it better.
 
 Every algorithm is a generator ``algorithm(task, budget)`` that yields ScalingProgress
-while it works and returns a ScalingResult. ``ALGORITHMS`` is the registry (built-ins
-are ordinary entries); ``run`` is the one-call form.
+while it works and returns a ScalingResult. Algorithms, rewards and answer projections are
+plug-ins (``h2ogpt.plugins``; the built-ins register in ``scaling.builtin``); a library
+caller may also hand reward and projection objects to the :class:`ScalingTask` directly.
+``stream`` runs a task with progress events; ``run`` is the one-call form.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 
-from h2ogpt.errors import RequestError
-from h2ogpt.scaling.beam_search import beam_search
-from h2ogpt.scaling.best_of_n import best_of_n
-from h2ogpt.scaling.particles import particle_filtering, particle_gibbs
-from h2ogpt.scaling.self_consistency import self_consistency
+from h2ogpt.scaling.choose import prepare
+from h2ogpt.scaling.specs import AlgorithmSpec
 from h2ogpt.scaling.task import ScalingTask
 from h2ogpt.scaling.types import Candidate, ScalingProgress, ScalingResult, ScalingUsage
 
-Algorithm = Callable[[ScalingTask, int], Generator[ScalingProgress, None, ScalingResult]]
 
-ALGORITHMS: dict[str, Algorithm] = {
-    "self-consistency": self_consistency,
-    "best-of-n": best_of_n,
-    "beam-search": beam_search,
-    "particle-filtering": particle_filtering,
-    "particle-gibbs": particle_gibbs,
-}
-
-
-def stream(task: ScalingTask, budget: int | None = None) -> Generator[ScalingProgress, None, ScalingResult]:
-    """Run the task's algorithm: progress events, then (as the return value) the result."""
-    name = task.options.scaling_algorithm
-    if name not in ALGORITHMS:
-        raise RequestError(f"scaling_algorithm={name}: choose one of {', '.join(ALGORITHMS)}")
-    return (yield from ALGORITHMS[name](task, task.options.budget if budget is None else budget))
+def stream(
+    task: ScalingTask, budget: int | None = None, algorithm: AlgorithmSpec | None = None
+) -> Generator[ScalingProgress, None, ScalingResult]:
+    """Run ``algorithm`` (default: the one the task's options name): progress events, then
+    (as the return value) the result."""
+    spec = prepare(task, algorithm)
+    return (yield from spec.run(task, task.options.budget if budget is None else budget))
 
 
-def run(task: ScalingTask, budget: int | None = None) -> ScalingResult:
+def run(
+    task: ScalingTask, budget: int | None = None, algorithm: AlgorithmSpec | None = None
+) -> ScalingResult:
     """Run the task's algorithm to the end and return its result."""
-    progress = stream(task, budget)
+    progress = stream(task, budget, algorithm)
     while True:
         try:
             next(progress)
@@ -47,7 +39,7 @@ def run(task: ScalingTask, budget: int | None = None) -> ScalingResult:
 
 
 __all__ = [
-    "ALGORITHMS",
+    "AlgorithmSpec",
     "Candidate",
     "ScalingProgress",
     "ScalingResult",

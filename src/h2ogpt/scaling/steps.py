@@ -105,9 +105,10 @@ class StepGenerator:
         self.step_token = options.step_token
         stops = tuple(dict.fromkeys((options.step_token, *task.params.stop)))
         self.params = dataclasses.replace(task.params, stop=stops)
-        opener = getattr(task.backend, "open_steps", None)
         self.session: StepSession = (
-            opener(task.prompt, self.params, rows) if opener is not None else TextStepSession(task, rows)
+            task.backend.open_steps(task.prompt, self.params, rows)
+            if task.backend.capabilities.step_sessions
+            else TextStepSession(task, rows)
         )
         task.usage.add_generation(self.session.prompt_tokens, 0)
 

@@ -14,10 +14,11 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+from h2ogpt.answering.prompting import Message, render_prompt
 from h2ogpt.backends.base import Backend, Completion, SamplingParams
-from h2ogpt.prompting import Message, render_prompt
+from h2ogpt.scaling.options import ScalingOptions
+from h2ogpt.scaling.specs import OutcomeReward, ProcessReward, Projection
 from h2ogpt.scaling.types import ScalingUsage
-from h2ogpt.scaling_options import ScalingOptions
 
 JUDGE_TOP_LOGPROBS = 20  # next-token alternatives read when the judge answers in one token
 
@@ -47,6 +48,10 @@ class ScalingTask:
     score_model: str = ""
     prm_model: str = ""
     seed: int | None = None
+    # the objects the algorithm uses; None: made from the options' names when the run starts
+    outcome_reward: OutcomeReward | None = None
+    process_reward: ProcessReward | None = None
+    projection: Projection | None = None
     usage: ScalingUsage = field(default_factory=ScalingUsage)
     rng: random.Random = field(init=False)
     deadline: float | None = field(init=False)  # params.max_time bounds the whole run
@@ -120,7 +125,7 @@ class ScalingTask:
             chunk = prompts[start : start + self.max_batch]
             if chunk[0] is None:
                 tops += self._chat_tops(conversations[start : start + self.max_batch])
-            elif len(chunk) > 1 and hasattr(self.backend, "next_token_logprobs"):
+            elif len(chunk) > 1 and self.backend.capabilities.prefix_sharing:
                 prefix = shared_prefix(chunk)
                 tops += self.backend.next_token_logprobs(
                     prefix, [p[len(prefix) :] for p in chunk], JUDGE_TOP_LOGPROBS

@@ -1,8 +1,8 @@
 """The loader registry: file extension -> loader function.
 
-Built-in loaders register themselves through :func:`register_loader`, the same hook a
-third-party package uses (from its own code, or through an ``h2ogpt.loaders`` entry point
-naming a ``register(register_loader)`` function), in the style of simonw/llm's plugins.
+Loaders are plug-ins (``h2ogpt.plugins.loaders``, the ``register_loaders`` hook); the
+built-ins register through ``loaders.builtin`` like any plug-in, and code may add one with
+``h2ogpt.plugins.add_loader(extensions, loader)``.
 """
 
 from __future__ import annotations
@@ -11,17 +11,15 @@ import io
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from importlib.metadata import entry_points
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from langchain_core.documents import Document
 
+from h2ogpt import plugins
 from h2ogpt.documents.types import LoadFailure
 
 log = logging.getLogger(__name__)
-
-PLUGIN_GROUP = "h2ogpt.loaders"
 
 
 @dataclass(frozen=True)
@@ -76,10 +74,7 @@ class Source:
 
 Loader = Callable[[Source], list[Document]]
 RegisterHook = Callable[[Iterable[str] | str, Loader], None]
-"""What a ``register(add)`` function of a loader module or plugin receives."""
-
-_LOADERS: dict[str, Loader] = {}
-_plugins_loaded = False
+"""What a ``register_loaders(register)`` hook (or a format module's ``register(add)``) receives."""
 
 
 def extension_of(name: str) -> str:
@@ -87,37 +82,11 @@ def extension_of(name: str) -> str:
     return PurePosixPath(name.replace("\\", "/")).suffix.lower()
 
 
-def _normalize(ext: str) -> str:
-    ext = ext.strip().lower()
-    return ext if ext.startswith(".") else f".{ext}"
-
-
-def register_loader(extensions: Iterable[str] | str, loader: Loader) -> None:
-    """Make ``loader`` handle files with these extensions (a later registration wins)."""
-    for ext in [extensions] if isinstance(extensions, str) else extensions:
-        _LOADERS[_normalize(ext)] = loader
-
-
-def _load_plugins() -> None:
-    """Call each installed ``h2ogpt.loaders`` entry point once with :func:`register_loader`."""
-    global _plugins_loaded
-    if _plugins_loaded:
-        return
-    _plugins_loaded = True
-    for entry in entry_points(group=PLUGIN_GROUP):
-        try:
-            entry.load()(register_loader)
-        except Exception:  # a broken plugin must not stop the built-ins
-            log.exception("loader plugin %s failed to register", entry.name)
-
-
 def loader_for(ext: str) -> Loader | None:
     """The loader registered for an extension, if any."""
-    _load_plugins()
-    return _LOADERS.get(_normalize(ext)) if ext else None
+    return plugins.loaders.find(plugins.normalize_extension(ext)) if ext else None
 
 
 def supported_extensions() -> frozenset[str]:
     """Every extension with a loader now, plugins included."""
-    _load_plugins()
-    return frozenset(_LOADERS)
+    return frozenset(plugins.loaders.names())

@@ -13,10 +13,10 @@ from urllib.parse import urlsplit
 
 from langchain_core.documents import Document
 
+from h2ogpt import __version__
 from h2ogpt.documents.loaders.core import load_source
 from h2ogpt.documents.loaders.registry import Source, extension_of, loader_for
 from h2ogpt.documents.types import DocumentLoadError
-from h2ogpt.version import __version__
 
 FETCH_TIMEOUT_S = 10.0
 MAX_URL_BYTES = 100 * 1024**2

@@ -1,5 +1,2 @@
-"""Vector stores behind one interface: :class:`VectorStore`."""
-
-from h2ogpt.documents.stores.base import Chunk, ScoredChunk, VectorStore
-
-__all__ = ["Chunk", "ScoredChunk", "VectorStore"]
+"""Vector stores behind one interface, :class:`~h2ogpt.documents.stores.base.VectorStore`:
+Chroma (local or a server) and FAISS built in (``builtin``), more as plug-ins."""

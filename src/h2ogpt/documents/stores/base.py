@@ -1,4 +1,5 @@
-"""The one interface every vector store implements (Chroma local, Chroma server, FAISS).
+"""The one interface every vector store implements (Chroma local, Chroma server, FAISS, and
+plug-ins), and :class:`VectorStoreSpec`, what a vector store plug-in registers.
 
 Stores keep chunks (id, text, metadata, vector). Which documents a collection holds is
 recorded elsewhere (the collection catalog); the store only needs the two metadata keys
@@ -8,9 +9,13 @@ recorded elsewhere (the collection catalog); the store only needs the two metada
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from h2ogpt.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -66,3 +71,22 @@ class VectorStore(ABC):
 
     def flush(self) -> None:  # noqa: B027 - optional hook, a no-op for stores that write through
         """Make every change so far durable; stores that write through need nothing here."""
+
+
+@dataclass(frozen=True)
+class VectorStoreSpec:
+    """A vector store as registered (``--db_type=name``).
+
+    ``open(settings, store_name, folder, dimensions)`` opens (creating if new) the store of
+    one collection: ``store_name`` is unique per collection (3-512 characters, letters,
+    digits, '_', '-'), ``folder`` is the collection's own folder for stores kept in files.
+    ``drop(settings, store_name, folder)`` deletes it without opening it. ``location(settings)``
+    names where chunks live (recorded in the collection, so that a collection is never read
+    from another store than the one it was written to).
+    """
+
+    name: str
+    open: Callable[[Settings, str, Path, int], VectorStore]
+    drop: Callable[[Settings, str, Path], None]
+    location: Callable[[Settings], str]
+    description: str = ""

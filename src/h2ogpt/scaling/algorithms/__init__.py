@@ -1,0 +1,1 @@
+"""The built-in scaling algorithms, one module each; they register through ``scaling.builtin``."""
