@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from h2ogpt.scaling.projections import auto_answer, boxed_answer, math_equal
+from h2ogpt.scaling.projections import auto_answer, boxed_answer
+from h2ogpt.scaling.voting import math_equal
 
 QUESTION_FIELDS = ("question", "problem", "prompt", "input")
 GOLD_FIELDS = ("gold", "answer", "expected_answer", "final_answer", "target", "solution")

@@ -10,7 +10,8 @@ import gradio as gr
 
 from gradio_utils.context import UiContext
 from h2ogpt import plugins
-from h2ogpt.scaling.options import NO_SCALING
+from h2ogpt.backends.base import GREEDY_BELOW
+from h2ogpt.scaling.options import DEFAULT_SCALING_TEMPERATURE, NO_SCALING
 from h2ogpt.settings import NO_DOCUMENTS, Settings
 
 MAX_UI_BUDGET = 64
@@ -80,13 +81,35 @@ def request_fields(
     return fields
 
 
+def sampling_note(scaling_algorithm: str, temperature: float) -> str:
+    """The temperature a generation mode will really sample at (empty without scaling)."""
+    spec = plugins.scaling_algorithms.find(scaling_algorithm)
+    if spec is None or not spec.samples:
+        return ""
+    if temperature < GREEDY_BELOW:
+        return (
+            f"Candidates are sampled at temperature {DEFAULT_SCALING_TEMPERATURE:g} "
+            "(at temperature 0 every candidate would be the same answer)."
+        )
+    return f"Candidates are sampled at temperature {temperature:g}."
+
+
 def build_controls(ctx: UiContext) -> ChatControls:
     """The generation-mode, documents and Expert panels under the chat."""
-    return ChatControls(
-        **_scaling_controls(ctx.settings),
+    scaling = _scaling_controls(ctx.settings)
+    note = gr.Markdown(
+        sampling_note(ctx.settings.scaling_algorithm, ctx.settings.temperature), elem_id="sampling-note"
+    )
+    controls = ChatControls(
+        **scaling,
         **_documents_controls(ctx.documents is not None),
         **_expert_controls(ctx.settings),
     )
+    for source in (controls.scaling_algorithm, controls.temperature):
+        source.change(
+            sampling_note, [controls.scaling_algorithm, controls.temperature], note, show_progress="hidden"
+        )
+    return controls
 
 
 def _scaling_controls(settings: Settings) -> dict[str, gr.components.Component]:

@@ -6,6 +6,7 @@ import logging
 
 from h2ogpt.answering.pipeline import Pipeline
 from h2ogpt.backends.base import Backend
+from h2ogpt.backends.presets import with_preset_defaults
 from h2ogpt.backends.selection import create_backend
 from h2ogpt.settings import NO_DOCUMENTS, Settings
 
@@ -38,6 +39,7 @@ def open_documents(settings: Settings):
 
 def build_pipeline(settings: Settings) -> Pipeline:
     """The answer pipeline over the backend and the collections the Settings ask for."""
+    settings = with_preset_defaults(settings)
     return Pipeline(settings, create_backend(settings), open_documents(settings))
 
 
@@ -51,6 +53,7 @@ def build_pipelines(settings: Settings) -> list[Pipeline]:
     backends: dict[tuple, Backend] = {}
     pipelines = []
     for name, model_settings in models:
+        model_settings = with_preset_defaults(model_settings)
         key = backend_identity(model_settings)
         if key not in backends:
             backends[key] = create_backend(model_settings)

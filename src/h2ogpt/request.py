@@ -9,10 +9,8 @@ from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from h2ogpt.backends.base import GREEDY_BELOW, SamplingParams
+from h2ogpt.backends.base import SamplingParams
 from h2ogpt.scaling.options import (
-    DEFAULT_SCALING_TEMPERATURE,
-    NO_SCALING,
     ScalingOptions,
     ScalingRequestFields,
     merge_options,
@@ -120,25 +118,17 @@ class AnswerRequest(ScalingRequestFields):
     def sampling_params(self, settings: Settings) -> SamplingParams:
         """The sampling parameters, falling back to Settings for what the request leaves open.
 
-        A scaled answer needs varied candidates: unless the request itself sets a temperature,
-        a greedy default becomes DEFAULT_SCALING_TEMPERATURE.
+        (A scaled answer that samples never runs greedy: ``scaling.prepare`` raises a greedy
+        temperature to the scaling temperature and says so in the result.)
         """
 
         def pick(name: str):
             value = getattr(self, name)
             return getattr(settings, name) if value is None else value
 
-        temperature = pick("temperature")
-        if (
-            self.temperature is None
-            and temperature < GREEDY_BELOW
-            and self.scaling_options(settings).scaling_algorithm != NO_SCALING
-        ):
-            temperature = DEFAULT_SCALING_TEMPERATURE
-
         return SamplingParams(
             max_new_tokens=pick("max_new_tokens"),
-            temperature=temperature,
+            temperature=pick("temperature"),
             top_p=pick("top_p"),
             top_k=pick("top_k"),
             repetition_penalty=pick("repetition_penalty"),

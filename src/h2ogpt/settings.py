@@ -83,13 +83,15 @@ class ModelOptions(BaseModel):
 
     base_model: str = Field(
         "",
-        description="Model to chat with: a local HF model folder, a HF model id already in the "
-        "local cache, or a .gguf file. Empty: the embedded SmolLM2-135M-Instruct.",
+        description="Model to chat with: a preset name (models/*.toml, e.g. qwen2.5-coder-0.5b-instruct), "
+        "a .gguf file, a local HF model folder, or a HF model id already in the local cache. Empty: the "
+        "embedded SmolLM2-135M-Instruct.",
     )
     engine: Annotated[str, PluginName("backends", also=("auto",), exclude_if="remote")] = Field(
         "auto",
-        description="Local engine for --base_model (transformers or a plug-in's engine). auto: the "
-        "first installed engine that loads that kind of model.",
+        description="Local engine for --base_model: llama.cpp (GGUF files), transformers (HF folders, "
+        "LoRA training, GPU) or a plug-in's engine. auto: llama.cpp for a .gguf file, transformers for "
+        "an HF folder or id.",
     )
     inference_server: str = Field(
         "",
@@ -110,8 +112,15 @@ class ModelOptions(BaseModel):
         0,
         ge=0,
         description="Context length in tokens (prompt + answer). 0: the model's own limit "
-        "(remote: the server's max_model_len, else 4096).",
+        "(llama.cpp: capped at 8192; remote: the server's max_model_len, else 4096).",
     )
+    n_gpu_layers: int = Field(
+        0,
+        ge=-1,
+        description="llama.cpp: layers offloaded to the GPU (-1: all, 0: none; needs a GPU build of "
+        "llama-cpp-python).",
+    )
+    n_threads: int = Field(0, ge=0, description="llama.cpp: CPU threads for decoding; 0: one per core.")
     prompt_type: str = Field(
         "",
         description="Prompt format when the model has no chat template (plain, chatml, llama2, "

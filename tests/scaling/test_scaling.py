@@ -45,11 +45,21 @@ def test_self_consistency_votes_over_budget_samples(pipeline):
 
 
 def test_self_consistency_stops_once_the_vote_is_decided(pipeline):
-    """Greedy samples all agree: after 3 of 4 votes the 4th cannot change the winner."""
-    _, final = scaled(pipeline, scaling_algorithm="self-consistency", budget=4, temperature=0.0)
+    """Near-greedy samples all agree: after 3 of 4 votes the 4th cannot change the winner."""
+    _, final = scaled(pipeline, scaling_algorithm="self-consistency", budget=4, temperature=0.01)
     result = final.scaling
     assert result.stopped_early and len(result.candidates) == 3
     assert list(result.votes.values()) == [3]
+
+
+def test_a_greedy_temperature_is_raised_for_sampling_and_said(pipeline):
+    """Temperature 0 (the UI's default) would make every candidate the same answer."""
+    events, final = scaled(pipeline, scaling_algorithm="self-consistency", budget=3, temperature=0.0)
+    notes = [e.message for e in events if isinstance(e, ScalingProgress) and e.done == 0]
+    assert notes and "sampled at temperature 0.7" in notes[0]
+    assert final.scaling.details["temperature"] == DEFAULT_SCALING_TEMPERATURE
+    assert final.scaling.details["notes"] == notes
+    assert len({c.text for c in final.scaling.candidates}) > 1  # not three greedy copies
 
 
 def test_the_same_seed_gives_the_same_scaled_answer(pipeline):
@@ -163,11 +173,11 @@ def test_options_fall_back_to_settings_and_budget_alone_means_self_consistency()
         "self-consistency"
     )
     assert AnswerRequest.from_prompt(QUESTION).scaling_options(Settings()).scaling_algorithm == "none"
-    # a scaled answer samples even when the default temperature is greedy; an explicit one is kept
-    sampled = AnswerRequest.from_prompt(QUESTION, budget=8).sampling_params(Settings())
-    assert sampled.temperature == DEFAULT_SCALING_TEMPERATURE
-    explicit = AnswerRequest.from_prompt(QUESTION, budget=8, temperature=0.0).sampling_params(Settings())
-    assert explicit.temperature == 0.0
+    # the request's own sampling is passed on as asked (scaling.prepare raises a greedy one)
+    assert (
+        AnswerRequest.from_prompt(QUESTION, budget=8, temperature=0.3).sampling_params(Settings()).temperature
+        == 0.3
+    )
 
 
 @pytest.mark.parametrize(

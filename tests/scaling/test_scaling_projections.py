@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 
 import pytest
 
@@ -19,7 +20,7 @@ from h2ogpt.scaling.projections import (
     regex_projection,
     whole_text,
 )
-from h2ogpt.scaling.voting import VoteTally, math_equal
+from h2ogpt.scaling.voting import Equivalence, VoteTally, canonical_key, math_equal
 
 
 # --- projections -------------------------------------------------------------------------
@@ -215,3 +216,31 @@ def test_select_majority_draws_among_the_leaders_with_the_rng():
         assert selected == expected
         picks.add(selected)
     assert picks == {0, 1, 3, 4}
+
+
+def test_equal_keys_group_without_math_verify_and_each_pair_is_verified_once():
+    equivalence = Equivalence()
+    tally = VoteTally(equivalence)
+    for answer in ["24", "24.0", "$24$", "24.", "0.5", "1/2", ".5", "x", "x"]:
+        tally.add(answer)
+    assert tally.counts() == {"24": 4, "0.5": 3, "x": 2}
+    assert equivalence.verified_pairs == 3  # 0.5 vs 24, then x vs 24 and x vs 0.5
+
+
+def test_sixty_four_votes_of_few_distinct_answers_cost_few_comparisons():
+    equivalence = Equivalence()
+    tally = VoteTally(equivalence)
+    spellings = ["12", "12.0", "\\frac{24}{2}", "13", "6*2", "11", "twelve", "1/2"]
+    for i in range(64):
+        tally.add(spellings[(i * 5) % len(spellings)])
+    distinct = len({canonical_key(s) for s in spellings})
+    assert equivalence.verified_pairs <= distinct * (distinct - 1) // 2
+    assert tally.counts()["12"] == 32  # 12, 12.0, \\frac{24}{2} and 6*2
+
+
+def test_past_the_deadline_only_keys_are_compared():
+    late = Equivalence(deadline=time.monotonic() - 1)
+    tally = VoteTally(late)
+    for answer in ["0.5", "1/2", "\\frac{1}{2}"]:
+        tally.add(answer)
+    assert tally.counts() == {"0.5": 2, "\\frac{1}{2}": 1} and late.verified_pairs == 0

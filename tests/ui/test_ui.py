@@ -132,6 +132,8 @@ def test_a_pdf_is_uploaded_and_the_answer_cites_its_file_and_page(page, ui_url):
 def test_self_consistency_shows_progress_then_the_answer_and_its_candidates(page, ui_url):
     open_chat(page, ui_url)
     choose(page, "scaling-algorithm", "Self-consistency")
+    # the temperature slider says 0: the page tells the temperature the mode really samples at
+    expect(page.locator("#sampling-note")).to_contain_text("sampled at temperature 0.7")
     set_number(page, "scaling-budget", 4)
     record_texts(page, "#chatbot-0", contains="in progress")
     question = "What is 7 + 5?"

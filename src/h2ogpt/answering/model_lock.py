@@ -13,7 +13,16 @@ from h2ogpt.settings import Settings
 
 MAX_MODELS = 4
 MODEL_KEYS = frozenset(
-    {"base_model", "inference_server", "prompt_type", "lora_weights", "max_seq_len", "load_half", "name"}
+    {
+        "base_model",
+        "engine",
+        "inference_server",
+        "prompt_type",
+        "lora_weights",
+        "max_seq_len",
+        "load_half",
+        "name",
+    }
 )
 
 
@@ -51,6 +60,7 @@ def backend_identity(settings: Settings) -> tuple:
     """Settings that make two entries the same loaded model."""
     return (
         settings.base_model,
+        settings.engine,
         settings.inference_server,
         settings.lora_weights,
         settings.max_seq_len,

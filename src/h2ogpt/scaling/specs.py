@@ -45,7 +45,9 @@ class ProcessReward(Protocol):
 @dataclass(frozen=True)
 class AlgorithmSpec:
     """A scaling algorithm: ``run(task, budget)``, the label a UI shows, which reward kind
-    it uses, and the backend capabilities it needs (see ``backends.base.Capabilities``)."""
+    it uses, the backend capabilities it needs (see ``backends.base.Capabilities``), and
+    whether its candidates are sampled (then a greedy temperature is raised: greedy
+    candidates would all be the same answer)."""
 
     name: str
     run: Algorithm
@@ -53,6 +55,7 @@ class AlgorithmSpec:
     description: str = ""
     reward: Literal["outcome", "process"] | None = None
     requires: tuple[str, ...] = ()
+    samples: bool = True
 
 
 @dataclass(frozen=True)

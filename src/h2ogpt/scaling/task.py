@@ -52,6 +52,7 @@ class ScalingTask:
     outcome_reward: OutcomeReward | None = None
     process_reward: ProcessReward | None = None
     projection: Projection | None = None
+    notes: list[str] = field(default_factory=list)  # what the run changed and why (shown with the result)
     usage: ScalingUsage = field(default_factory=ScalingUsage)
     rng: random.Random = field(init=False)
     deadline: float | None = field(init=False)  # params.max_time bounds the whole run

@@ -20,12 +20,12 @@ from h2ogpt.scaling.projections import whole_text
 from h2ogpt.scaling.specs import Projection
 from h2ogpt.scaling.task import ScalingTask
 from h2ogpt.scaling.types import Candidate, ScalingProgress, ScalingResult
-from h2ogpt.scaling.voting import VoteTally
+from h2ogpt.scaling.voting import Equivalence, VoteTally
 
 NAME = "self-consistency"
 
 
-def tally_answers(texts: Sequence[str], project: Projection, equivalence: bool) -> VoteTally:
+def tally_answers(texts: Sequence[str], project: Projection, equivalence: bool | Equivalence) -> VoteTally:
     """Votes of ``texts``; when no text has an answer, the whole texts vote."""
     tally = VoteTally(equivalence)
     for text in texts:
@@ -38,7 +38,7 @@ def tally_answers(texts: Sequence[str], project: Projection, equivalence: bool) 
 
 
 def select_majority(
-    texts: Sequence[str], project: Projection, equivalence: bool, rng: random.Random
+    texts: Sequence[str], project: Projection, equivalence: bool | Equivalence, rng: random.Random
 ) -> tuple[VoteTally, int]:
     """The votes, and the index of a response with the most common answer."""
     tally = tally_answers(texts, project, equivalence)
@@ -49,7 +49,10 @@ def self_consistency(task: ScalingTask, budget: int) -> Generator[ScalingProgres
     options = task.options
     project = task.projection
     assert project is not None, "scaling.prepare() gives the task its projection"
-    live = VoteTally(options.math_equivalence)
+    # one cache for the live tally and the final one: math-verify compares each pair once, and
+    # not at all once the run's time is up (max_time bounds the selection too)
+    equivalence = Equivalence(task.deadline) if options.math_equivalence else False
+    live = VoteTally(equivalence)
     done: list[Completion] = []
     stopped_early = False
     stream = task.stream_candidates(budget)
@@ -73,11 +76,19 @@ def self_consistency(task: ScalingTask, budget: int) -> Generator[ScalingProgres
     finally:
         stream.close()
     done.sort(key=lambda c: c.index)
-    tally, selected = select_majority([c.text for c in done], project, options.math_equivalence, task.rng)
+    tally, selected = select_majority([c.text for c in done], project, equivalence, task.rng)
     candidates = [
         Candidate(c.text, answer=answer, finish_reason=c.finish_reason)
         for c, answer in zip(done, tally.answers, strict=True)
     ]
+    checks = equivalence.verified_pairs if equivalence else 0
     return ScalingResult(
-        NAME, budget, candidates, selected, task.usage, votes=tally.counts(), stopped_early=stopped_early
+        NAME,
+        budget,
+        candidates,
+        selected,
+        task.usage,
+        votes=tally.counts(),
+        stopped_early=stopped_early,
+        details={"equivalence_checks": checks},
     )
