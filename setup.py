@@ -19,7 +19,7 @@ setup(
     long_description=(here / "README.md").read_text(),
     long_description_content_type="text/markdown",
     license="Apache-2.0",
-    python_requires=">=3.10",
+    python_requires=">=3.11",
     # the core lives in src/; the faces (openai_server/, gradio_utils/, generate.py, finetune.py) at the top
     package_dir={"": ".", "h2ogpt": "src/h2ogpt"},
     packages=[
@@ -27,6 +27,8 @@ setup(
         *find_packages(include=["openai_server", "openai_server.*", "gradio_utils", "gradio_utils.*"]),
     ],
     py_modules=["generate", "finetune", "make_db"],
+    # the model presets (catalogue data), found there by h2ogpt.backends.presets when installed
+    data_files=[("share/h2ogpt/models", [str(p.relative_to(here)) for p in sorted((here / "models").glob("*"))])],
     install_requires=requirements("requirements.txt"),
     extras_require={
         "gpu": requirements("reqs_optional/requirements_optional_gpu.txt"),

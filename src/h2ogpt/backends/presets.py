@@ -11,11 +11,10 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from h2ogpt.errors import ConfigError
 
