@@ -28,7 +28,9 @@ setup(
     ],
     py_modules=["generate", "finetune", "make_db"],
     # the model presets (catalogue data), found there by h2ogpt.backends.presets when installed
-    data_files=[("share/h2ogpt/models", [str(p.relative_to(here)) for p in sorted((here / "models").glob("*"))])],
+    data_files=[
+        ("share/h2ogpt/models", [str(p.relative_to(here)) for p in sorted((here / "models").glob("*"))])
+    ],
     install_requires=requirements("requirements.txt"),
     extras_require={
         "gpu": requirements("reqs_optional/requirements_optional_gpu.txt"),

@@ -16,9 +16,9 @@ from support.paths import SHARED_DATA, TEST_DATA_DIR, TEST_PLUGINS
 sys.path.append(str(TEST_PLUGINS))  # the example plug-in: found before h2ogpt loads its plug-ins
 
 from h2ogpt.answering.pipeline import Pipeline
-from h2ogpt.backends.loading import converted_gguf_dir
 from h2ogpt.backends.model_source import resolve_model
 from h2ogpt.backends.selection import create_backend
+from h2ogpt.backends.transformers.loading import converted_gguf_dir
 from h2ogpt.settings import Settings
 from support import netguard
 
@@ -57,9 +57,22 @@ def converted_model_dir(data_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def backend(settings: Settings, converted_model_dir: Path):
-    """The embedded model, loaded once for the session."""
+def default_backend(settings: Settings):
+    """The embedded model on the default engine (llama.cpp for its GGUF), loaded once."""
     return create_backend(settings)
+
+
+@pytest.fixture(scope="session")
+def transformers_backend(settings: Settings, converted_model_dir: Path):
+    """The embedded model on the transformers engine, loaded once."""
+    return create_backend(settings.model_copy(update={"engine": "transformers"}))
+
+
+@pytest.fixture(scope="session")
+def backend(default_backend):
+    """The backend most tests use: the default engine. ``tests/backends``, ``tests/scaling`` and
+    ``tests/answering`` override it to run on every local engine (their conftest.py)."""
+    return default_backend
 
 
 @pytest.fixture(scope="session")

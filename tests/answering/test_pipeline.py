@@ -6,8 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from h2ogpt.answering.pipeline import Pipeline
-from h2ogpt.backends.loading import LoadedModel
-from h2ogpt.backends.local import LocalBackend
+from h2ogpt.backends.selection import create_backend
 from h2ogpt.events import ErrorEvent, FinalAnswer, TokenDelta
 from h2ogpt.request import AnswerRequest, ChatMessage
 
@@ -19,10 +18,10 @@ def collect(pipeline, request):
 
 def test_answer_streams_then_finishes(pipeline):
     deltas, final = collect(
-        pipeline, AnswerRequest.from_prompt("What is the capital of France?", max_new_tokens=24)
+        pipeline, AnswerRequest.from_prompt("What is the capital of Japan?", max_new_tokens=24)
     )
     assert isinstance(final, FinalAnswer)
-    assert "Paris" in final.text and "".join(d.text for d in deltas) == final.text
+    assert "Tokyo" in final.text and "".join(d.text for d in deltas) == final.text
     assert final.usage.prompt_tokens > 0 and 0 < final.usage.completion_tokens <= 24
     assert final.model == "SmolLM2-135M-Instruct" and final.trim is None
 
@@ -69,9 +68,9 @@ def test_prompt_type_fallback_answers(pipeline):
 
 @pytest.fixture(scope="module")
 def small_context_pipeline(backend, settings):
-    """The same loaded weights with a 160-token context, to exercise trimming quickly."""
-    loaded = LoadedModel(backend.model, backend.tokenizer, backend.info.device, backend.info.dtype)
-    return Pipeline(settings, LocalBackend(loaded, "small-context", max_seq_len=160))
+    """The same model on the same engine with a 160-token context, to exercise trimming quickly."""
+    small = settings.model_copy(update={"engine": backend.info.engine, "max_seq_len": 160})
+    return Pipeline(small, create_backend(small))
 
 
 def test_long_history_is_trimmed_oldest_first_and_reported(small_context_pipeline):

@@ -8,7 +8,7 @@ import pytest
 
 pytest_plugins = ["support.api_fixtures"]
 
-QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
+QUESTION = [{"role": "user", "content": "What is the capital of Japan?"}]
 
 
 def chat_body(content: str = "Say hello.", **fields) -> dict:
@@ -20,7 +20,7 @@ def test_chat_answers_with_the_openai_client(client, model_id):
     choice = reply.choices[0]
     assert reply.object == "chat.completion" and reply.id.startswith("chatcmpl-")
     assert reply.model == model_id and choice.index == 0
-    assert choice.message.role == "assistant" and "Paris" in choice.message.content
+    assert choice.message.role == "assistant" and "Tokyo" in choice.message.content
     assert choice.finish_reason in ("stop", "length") and choice.logprobs is None
     usage = reply.usage
     assert usage.prompt_tokens > 0 and 0 < usage.completion_tokens <= 12
@@ -180,9 +180,9 @@ def test_langchain_chat_openai_invoke_and_stream(api_server, model_id):
         temperature=0,
         max_retries=0,
     )
-    answer = llm.invoke("What is the capital of France?")
-    assert "Paris" in answer.content
-    streamed = "".join(chunk.content for chunk in llm.stream("What is the capital of France?"))
+    answer = llm.invoke("What is the capital of Japan?")
+    assert "Tokyo" in answer.content
+    streamed = "".join(chunk.content for chunk in llm.stream("What is the capital of Japan?"))
     assert streamed == answer.content
 
 

@@ -9,8 +9,8 @@ import openai
 import pytest
 
 from h2ogpt.answering.pipeline import Pipeline
-from h2ogpt.backends.remote import RemoteBackend
-from h2ogpt.backends.remote_spec import parse_inference_server
+from h2ogpt.backends.remote.backend import RemoteBackend
+from h2ogpt.backends.remote.spec import parse_inference_server
 from h2ogpt.settings import Settings
 from openai_server.server import ServerHandle, serve_in_thread
 from support.fake_upstream import MODEL_ID, FakeUpstream

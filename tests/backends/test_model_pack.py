@@ -45,7 +45,9 @@ def fake_pack(tmp_path, monkeypatch) -> ModelPreset:
 
 
 def test_the_catalogue_has_the_embedded_model_and_the_packs():
-    assert {"smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct", "qwen2.5-coder-1.5b-instruct"} <= set(presets())
+    assert {"smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct", "qwen2.5-coder-1.5b-instruct"} <= set(
+        presets()
+    )
     qwen = find_preset("Qwen2.5-Coder-0.5B-Instruct")  # names are case-insensitive
     assert qwen.size == 491_400_064 and qwen.parts == 6 and qwen.license == "Apache-2.0"
     assert resolve_model("smollm2-135m-instruct").location == resolve_model("").location
@@ -76,7 +78,9 @@ def test_a_changed_file_is_checked_again(fake_pack, tmp_path):
 
 def test_a_missing_pack_names_its_packages_and_make_models(fake_pack, tmp_path):
     missing = ModelPreset(**{**fake_pack.__dict__, "source": {**fake_pack.source, "count": 5}})
-    with pytest.raises(ModelNotFoundError, match=r"missing fakepack-part4, fakepack-part5\); run `make models`"):
+    with pytest.raises(
+        ModelNotFoundError, match=r"missing fakepack-part4, fakepack-part5\); run `make models`"
+    ):
         preset_file(missing, tmp_path / "data")
 
 

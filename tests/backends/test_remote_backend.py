@@ -14,8 +14,8 @@ import pytest
 
 from h2ogpt.answering.pipeline import Pipeline
 from h2ogpt.backends.base import Completion, SamplingParams, TextDelta
-from h2ogpt.backends.remote import RemoteBackend
-from h2ogpt.backends.remote_spec import OPENAI_URL, parse_inference_server
+from h2ogpt.backends.remote.backend import RemoteBackend
+from h2ogpt.backends.remote.spec import OPENAI_URL, parse_inference_server
 from h2ogpt.backends.selection import backend_spec, create_backend
 from h2ogpt.errors import ConfigError, RequestError, UpstreamError
 from h2ogpt.events import ErrorEvent, FinalAnswer, TokenDelta

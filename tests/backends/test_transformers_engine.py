@@ -1,4 +1,5 @@
-"""The local backend's batched primitives, on the real embedded model."""
+"""The transformers engine's batched primitives, on the real embedded model (the llama.cpp
+engine's own tests are in test_llamacpp_engine.py; both run the engine-neutral suites)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,15 @@ import pytest
 import torch
 
 from h2ogpt.backends.base import Completion, SamplingParams, TextDelta
-from h2ogpt.backends.decoding import Decoder, LogitsShaper
 from h2ogpt.backends.sequences import partial_stop_len
+from h2ogpt.backends.transformers.decoding import Decoder, LogitsShaper
 from h2ogpt.errors import RequestError
+
+
+@pytest.fixture(scope="module")
+def backend(transformers_backend):
+    """This module tests the transformers engine itself (its forward passes, its Decoder)."""
+    return transformers_backend
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +34,7 @@ def forward_shapes(backend):
     def hook(module, args, kwargs):
         shapes.append(tuple(kwargs["input_ids"].shape))
 
-    handle = backend.model.register_forward_pre_hook(hook, with_kwargs=True)
+    handle = backend.engine.model.register_forward_pre_hook(hook, with_kwargs=True)
     try:
         yield shapes
     finally:
@@ -174,7 +181,7 @@ def test_json_mode_answers_are_always_one_json_object(backend, max_new_tokens):
 def test_logits_for_chosen_positions_match_without_logits_to_keep(backend):
     """Models that take ``logits_to_keep`` project only the needed positions; a model that
     does not gets the same numbers from the full projection."""
-    decoder = backend.local.decoder
+    decoder = backend.engine.decoder
     full = Decoder(decoder.model, decoder.tokenizer, decoder.eos_token_ids)
     full.__dict__["_keeps_logits"] = False  # as for a model whose forward has no logits_to_keep
     assert decoder._keeps_logits

@@ -62,9 +62,9 @@ def test_generate_serves_the_api(generate_env, converted_model_dir):
         client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="none")
         reply = client.chat.completions.create(
             model=client.models.list().data[0].id,
-            messages=[{"role": "user", "content": "What is the capital of France?"}],
+            messages=[{"role": "user", "content": "What is the capital of Japan?"}],
         )
-        assert "Paris" in reply.choices[0].message.content
+        assert "Tokyo" in reply.choices[0].message.content
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -87,8 +87,8 @@ def test_generate_serves_the_api_beside_the_terminal_chat(generate_env, converte
             model=client.models.list().data[0].id, prompt="The capital of France is", max_tokens=4
         )
         assert "Paris" in reply.choices[0].text
-        out, _ = process.communicate("What is the capital of France?\n/exit\n", timeout=120)
-        assert process.returncode == 0 and "Paris" in out
+        out, _ = process.communicate("What is the capital of Japan?\n/exit\n", timeout=120)
+        assert process.returncode == 0 and "Tokyo" in out
     finally:
         if process.poll() is None:
             process.kill()

@@ -19,12 +19,12 @@ from support.processes import run_generate
 NO_VIOLATIONS = "NETGUARD-VIOLATIONS: 0 []"
 
 
-def test_one_shot_answer_mentions_paris(data_dir, converted_model_dir):
+def test_one_shot_answer_mentions_tokyo(data_dir, converted_model_dir):
     result = run_generate(
-        "--cli=True", "--cli_loop=False", "--prompt=What is the capital of France?", data_dir=data_dir
+        "--cli=True", "--cli_loop=False", "--prompt=What is the capital of Japan?", data_dir=data_dir
     )
     assert result.returncode == 0, result.stderr
-    assert "Paris" in result.stdout
+    assert "Tokyo" in result.stdout
     assert NO_VIOLATIONS in result.stderr
     assert "Loading SmolLM2-135M-Instruct" in result.stderr  # progress is visible while loading
 
@@ -34,11 +34,11 @@ def test_one_shot_prompt_from_stdin(data_dir, converted_model_dir):
         "--cli=True",
         "--cli_loop=False",
         "--max_new_tokens=16",
-        stdin="What is the capital of France?\n",
+        stdin="What is the capital of Japan?\n",
         data_dir=data_dir,
     )
     assert result.returncode == 0, result.stderr
-    assert "Paris" in result.stdout
+    assert "Tokyo" in result.stdout
 
 
 def test_one_shot_without_a_question_is_a_clear_error(data_dir):
@@ -48,11 +48,11 @@ def test_one_shot_without_a_question_is_a_clear_error(data_dir):
 
 
 def test_chat_loop_keeps_history_resets_and_exits(data_dir, converted_model_dir):
-    session = "Hello there!\n/reset\nWhat is the capital of France?\n/exit\nnever read\n"
+    session = "Hello there!\n/reset\nWhat is the capital of Japan?\n/exit\nnever read\n"
     result = run_generate("--cli=True", "--max_new_tokens=24", stdin=session, data_dir=data_dir)
     assert result.returncode == 0, result.stderr
     answers = re.findall(r"Bot: (.*)", result.stdout)
-    assert len(answers) == 2 and "Paris" in answers[1]
+    assert len(answers) == 2 and "Tokyo" in answers[1]
     assert "[history cleared]" in result.stderr
     assert NO_VIOLATIONS in result.stderr
 

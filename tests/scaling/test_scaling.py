@@ -36,7 +36,7 @@ def test_self_consistency_votes_over_budget_samples(pipeline):
     assert final.text == chosen.text
     assert result.votes[chosen.answer] == max(result.votes.values())  # a majority answer won
     assert [c.answer for c in result.candidates] == [auto_answer(c.text) for c in result.candidates]
-    progress = [e for e in events if isinstance(e, ScalingProgress)]
+    progress = [e for e in events if isinstance(e, ScalingProgress) and e.done]  # (done=0: notes)
     assert [p.done for p in progress] == [1, 2, 3, 4]
     assert sum(progress[-1].votes.values()) == 4
     # the final text streams after the progress, and usage counts every sample
@@ -70,7 +70,7 @@ def test_the_same_seed_gives_the_same_scaled_answer(pipeline):
 
 
 def test_adaptive_self_consistency_stops_when_decided(pipeline, backend):
-    """Greedy candidates all agree: the Beta rule stops after 5 of 16 (P = 0.984 > 0.95)
+    """Near-greedy candidates all agree: the Beta rule stops after 5 of 16 (P = 0.984 > 0.95)
     and the unfinished samples are cancelled."""
     options = ScalingOptions(scaling_algorithm="self-consistency", budget=16, adaptive=True)
     messages = [{"role": "user", "content": QUESTION}]
@@ -78,7 +78,7 @@ def test_adaptive_self_consistency_stops_when_decided(pipeline, backend):
         backend=backend,
         messages=messages,
         prompt=backend.apply_chat_template(messages),
-        params=SamplingParams(max_new_tokens=24, temperature=0.0),
+        params=SamplingParams(max_new_tokens=24, temperature=0.01),
         options=options,
         seed=0,
     )
@@ -121,7 +121,7 @@ def test_step_search_builds_answers_step_by_step(pipeline, algorithm, extra):
     result = final.scaling
     assert final.text == result.the_one.text and final.text
     assert all(1 <= c.steps <= 3 for c in result.candidates)
-    steps = [e.step for e in events if isinstance(e, ScalingProgress)]
+    steps = [e.step for e in events if isinstance(e, ScalingProgress) and e.done]  # (done=0: notes)
     assert steps[0] == 1 and max(steps) <= 3  # progress after every step (per iteration for Gibbs)
     if algorithm == "beam-search":
         assert len(result.candidates) == 4
@@ -246,14 +246,14 @@ def test_judging_prefills_the_shared_question_once_with_the_same_scores(backend)
             params=SamplingParams(max_new_tokens=8),
             options=ScalingOptions(),
         )
-        decoder = backend.local.decoder
-        before = decoder.prefill_tokens
+        before = backend.engine.prefill_tokens
         scores = JudgeYes().score(task, answers)
-        return scores, decoder.prefill_tokens - before, task.usage
+        return scores, backend.engine.prefill_tokens - before, task.usage
 
     shared, shared_tokens, shared_usage = judged(backend)
     whole, whole_tokens, whole_usage = judged(WithoutSharedPrefill(backend))
-    assert shared == pytest.approx(whole, abs=1e-4)
+    # llama.cpp's rounding depends on how tokens are batched: the same scores to within 0.05
+    assert shared == pytest.approx(whole, abs=1e-4 if backend.info.engine == "transformers" else 0.05)
     assert shared_tokens < whole_tokens * 0.8  # the instructions and question were encoded once
     assert shared_usage.reward_calls == whole_usage.reward_calls == 4
     assert shared_usage.reward_prompt_tokens < whole_usage.reward_prompt_tokens

@@ -182,6 +182,7 @@ class ModelInfo:
     device: str
     dtype: str
     chat_native: bool = False  # True: the backend takes chat messages (a remote chat endpoint)
+    engine: str = ""  # the backend's registered name (llama.cpp, transformers, vllm, ...)
 
 
 @runtime_checkable

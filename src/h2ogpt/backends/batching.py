@@ -1,4 +1,7 @@
-"""Serve many threads with one local model: concurrent calls are decoded together.
+"""Serve many threads with one local engine: concurrent calls are decoded together.
+
+Any engine with the :class:`LocalEngine` surface works (the transformers and the llama.cpp
+engines have it).
 
 One worker thread owns the model. Calls queue up as jobs; each time the worker is free
 it takes the oldest job and every waiting job whose token-choosing rules match
@@ -20,24 +23,54 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from h2ogpt.backends.base import (
+    Capabilities,
     Completion,
     ContinuationScore,
+    ModelInfo,
     OptionalPrimitives,
     SamplingParams,
     StepOutput,
+    StepSession,
     TextDelta,
 )
-from h2ogpt.backends.local import LocalBackend
 from h2ogpt.backends.sequences import DecodeJob
-from h2ogpt.backends.step_session import KVStepSession
 
 log = logging.getLogger(__name__)
 
 _DONE = object()
 _unique = itertools.count()
+
+
+class LocalEngine(Protocol):
+    """What the worker needs of an engine (called from the worker thread only)."""
+
+    info: ModelInfo
+    capabilities: Capabilities
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def apply_chat_template(self, messages: Sequence[dict[str, str]]) -> str | None: ...
+
+    def prompt_ids(self, text: str, params: SamplingParams, n: int = 1) -> list[int]: ...
+
+    def stream_jobs(
+        self,
+        jobs: Sequence[DecodeJob],
+        shaping: SamplingParams,
+        cancelled: Callable[[int], bool] | None = None,
+        admit: Callable[[int], Sequence[DecodeJob]] | None = None,
+    ) -> Iterator[TextDelta | Completion]: ...
+
+    def new_step_session(self, prompt_ids: Sequence[int], rows: int) -> StepSession: ...
+
+    def score_continuations(self, prompt: str, continuations: Sequence[str]) -> list[ContinuationScore]: ...
+
+    def next_token_logprobs(
+        self, prefix: str, suffixes: Sequence[str], top: int
+    ) -> list[list[tuple[str, float]]]: ...
 
 
 def shaping_key(params: SamplingParams) -> tuple:
@@ -73,12 +106,12 @@ class _Job:
 
 
 class BatchingBackend(OptionalPrimitives):
-    """A LocalBackend shared by threads; see the module docstring."""
+    """A local engine shared by threads; see the module docstring."""
 
-    def __init__(self, local: LocalBackend, max_batch_rows: int = 32) -> None:
-        self.local = local
-        self.info = local.info
-        self.capabilities = local.capabilities
+    def __init__(self, engine: LocalEngine, max_batch_rows: int = 32) -> None:
+        self.engine = engine
+        self.info = engine.info
+        self.capabilities = engine.capabilities
         self.max_batch_rows = max_batch_rows
         self.batches_run = 0
         self._pending: deque[_Job] = deque()
@@ -87,23 +120,15 @@ class BatchingBackend(OptionalPrimitives):
         self._closed = False
 
     # --- what needs no model time --------------------------------------------------------
-    @property
-    def model(self):
-        return self.local.model
-
-    @property
-    def tokenizer(self):
-        return self.local.tokenizer
-
     def count_tokens(self, text: str) -> int:
-        return self.local.count_tokens(text)
+        return self.engine.count_tokens(text)
 
     def apply_chat_template(self, messages: Sequence[dict[str, str]]) -> str | None:
-        return self.local.apply_chat_template(messages)
+        return self.engine.apply_chat_template(messages)
 
     # --- batched primitives --------------------------------------------------------------
     def stream(self, prompt: str, params: SamplingParams, n: int = 1) -> Iterator[TextDelta | Completion]:
-        ids = self.local.prompt_ids(prompt, params, n)  # a bad request fails here, in the caller
+        ids = self.engine.prompt_ids(prompt, params, n)  # a bad request fails here, in the caller
         return self._run_job(_Job([DecodeJob(ids, n, params)], params, key=shaping_key(params)))
 
     def sample(self, prompt: str, params: SamplingParams, n: int = 1) -> list[Completion]:
@@ -112,21 +137,21 @@ class BatchingBackend(OptionalPrimitives):
     def continue_texts(self, texts: Sequence[str], params: SamplingParams) -> list[Completion]:
         if not texts:
             return []
-        decode = [DecodeJob(self.local.prompt_ids(t, params), 1, params) for t in texts]
+        decode = [DecodeJob(self.engine.prompt_ids(t, params), 1, params) for t in texts]
         return _completions(self._run_job(_Job(decode, params, key=shaping_key(params))))
 
     def score_continuations(self, prompt: str, continuations: Sequence[str]) -> list[ContinuationScore]:
-        return self.on_worker(lambda: self.local.score_continuations(prompt, continuations))
+        return self.on_worker(lambda: self.engine.score_continuations(prompt, continuations))
 
     def next_token_logprobs(
         self, prefix: str, suffixes: Sequence[str], top: int
     ) -> list[list[tuple[str, float]]]:
-        return self.on_worker(lambda: self.local.next_token_logprobs(prefix, suffixes, top))
+        return self.on_worker(lambda: self.engine.next_token_logprobs(prefix, suffixes, top))
 
     def open_steps(self, prompt: str, params: SamplingParams, rows: int) -> WorkerStepSession:
         """A step session whose every call runs on the model's worker thread."""
-        ids = self.local.prompt_ids(prompt, params, rows)  # a bad request fails here, in the caller
-        return WorkerStepSession(self, self.on_worker(lambda: KVStepSession(self.local.decoder, ids, rows)))
+        ids = self.engine.prompt_ids(prompt, params, rows)  # a bad request fails here, in the caller
+        return WorkerStepSession(self, self.on_worker(lambda: self.engine.new_step_session(ids, rows)))
 
     def on_worker(self, call: Callable[[], Any]) -> Any:
         """Run ``call`` on the model's worker thread between batches; return its result."""
@@ -230,7 +255,7 @@ class BatchingBackend(OptionalPrimitives):
         self.batches_run += 1
         if len(batch) > 1:
             log.debug("Decoding %d requests (%d rows) in one batch", len(batch), len(owners))
-        events = self.local.decoder.stream_jobs(
+        events = self.engine.stream_jobs(
             [d for job in batch for d in job.decode],
             batch[0].params,
             cancelled=lambda i: self._closed or owners[i][0].cancelled,
@@ -253,9 +278,9 @@ class BatchingBackend(OptionalPrimitives):
 
 
 class WorkerStepSession:
-    """A KVStepSession used from any thread: each call is queued for the model worker."""
+    """An engine's step session used from any thread: each call is queued for the model worker."""
 
-    def __init__(self, backend: BatchingBackend, session: KVStepSession) -> None:
+    def __init__(self, backend: BatchingBackend, session: StepSession) -> None:
         self._backend, self._session = backend, session
 
     @property

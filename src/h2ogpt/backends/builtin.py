@@ -1,17 +1,64 @@
-"""The built-in backends, registered as any plug-in registers its own: the transformers
+"""The built-in backends, registered as any plug-in registers its own: the llama.cpp engine
+(GGUF files; registered first, so ``--engine=auto`` gives it every GGUF), the transformers
 engine (HF folders, HF cache ids, GGUF converted once) and the remote server kinds."""
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 from typing import TYPE_CHECKING
 
-from h2ogpt.backends.remote_spec import REMOTE_KINDS
+from h2ogpt.backends.remote.spec import REMOTE_KINDS
 from h2ogpt.backends.selection import BackendSpec
+from h2ogpt.errors import ConfigError
 from h2ogpt.plugins import hookimpl
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from h2ogpt.backends.base import Backend
     from h2ogpt.settings import Settings
+
+
+def _refuse_transformers_options(settings: Settings) -> None:
+    """Options of the transformers engine that llama.cpp cannot honour: one line, not ignored."""
+    for flag in ("load_8bit", "load_4bit", "load_half"):
+        if getattr(settings, flag):
+            raise ConfigError(
+                f"--{flag} applies to the transformers engine; a GGUF file is already quantized "
+                "(its type is in the file): drop the flag, or use --engine=transformers"
+            )
+    if settings.device == "cuda":
+        raise ConfigError(
+            "--device=cuda applies to the transformers engine; llama.cpp offloads layers to a GPU with "
+            "--n_gpu_layers=-1 (a GPU build of llama-cpp-python)"
+        )
+
+
+def _llamacpp(settings: Settings) -> Backend:
+    from h2ogpt.backends.model_source import resolve_model
+
+    _refuse_transformers_options(settings)
+    source = resolve_model(settings.base_model, settings.data_dir)
+    if source.kind != "gguf":
+        raise ConfigError(
+            f"--engine=llama.cpp: {source.location} is not a GGUF file; use --engine=transformers for a "
+            "HF model folder or id"
+        )
+    from h2ogpt.backends.batching import BatchingBackend
+    from h2ogpt.backends.llamacpp.engine import LlamaCppEngine
+
+    log.info("Loading %s with llama.cpp", source.display_name)
+    engine = LlamaCppEngine.load(
+        source.location,
+        name=source.display_name,
+        n_ctx=settings.max_seq_len,
+        n_threads=settings.n_threads,
+        n_gpu_layers=settings.n_gpu_layers,
+        max_rows=settings.max_batch_rows,
+        lora=settings.lora_weights,
+    )
+    return BatchingBackend(engine, settings.max_batch_rows)
 
 
 def _transformers(settings: Settings) -> Backend:
@@ -21,19 +68,28 @@ def _transformers(settings: Settings) -> Backend:
         settings.base_model, settings.data_dir
     )  # before importing torch: a bad path fails fast
     from h2ogpt.backends.batching import BatchingBackend
-    from h2ogpt.backends.local import LocalBackend
+    from h2ogpt.backends.transformers.engine import TransformersEngine
 
-    return BatchingBackend(LocalBackend.from_settings(source, settings), settings.max_batch_rows)
+    return BatchingBackend(TransformersEngine.from_settings(source, settings), settings.max_batch_rows)
 
 
 def _remote(settings: Settings) -> Backend:
-    from h2ogpt.backends.remote import RemoteBackend  # imports the openai client only when used
+    from h2ogpt.backends.remote.backend import RemoteBackend  # imports the openai client only when used
 
     return RemoteBackend.from_settings(settings)
 
 
 @hookimpl
 def register_backends(register) -> None:
+    if importlib.util.find_spec("llama_cpp") is not None:  # llama-cpp-python is installed
+        register(
+            BackendSpec(
+                "llama.cpp",
+                _llamacpp,
+                "a GGUF model run by llama.cpp on this machine (CPU, or GPU with --n_gpu_layers)",
+                handles=frozenset({"gguf"}),
+            )
+        )
     register(
         BackendSpec(
             "transformers",

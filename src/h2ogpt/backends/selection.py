@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from h2ogpt import plugins
 from h2ogpt.backends.model_source import ModelSource, resolve_model
-from h2ogpt.backends.remote_spec import SYNTAX_HELP, server_kind
+from h2ogpt.backends.remote.spec import SYNTAX_HELP, server_kind
 from h2ogpt.errors import ConfigError
 
 if TYPE_CHECKING:

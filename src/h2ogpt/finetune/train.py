@@ -54,8 +54,8 @@ def _collate(batch: list[Example], pad_id: int, device: str) -> dict:
 
 def _load_for_training(settings: FinetuneSettings, device: str):
     """Base model (as ``--base_model`` means in generate.py) wrapped with a trainable LoRA adapter."""
-    from h2ogpt.backends.loading import converted_gguf_dir
     from h2ogpt.backends.model_source import resolve_model
+    from h2ogpt.backends.transformers.loading import converted_gguf_dir
 
     source = resolve_model(settings.base_model, settings.data_dir)
     import torch
@@ -116,7 +116,7 @@ def finetune(settings: FinetuneSettings) -> FinetuneResult:
     chats = load_chats(settings.data_path)
     import torch
 
-    from h2ogpt.backends.loading import pick_device
+    from h2ogpt.backends.transformers.loading import pick_device
 
     seed = 0 if settings.seed is None else settings.seed
     torch.manual_seed(seed)

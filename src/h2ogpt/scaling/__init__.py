@@ -17,6 +17,26 @@ from h2ogpt.scaling.task import ScalingTask
 from h2ogpt.scaling.types import Candidate, ScalingProgress, ScalingResult, ScalingUsage
 
 
+def _noted(
+    run: Generator[ScalingProgress, None, ScalingResult], notes: list[str], name: str, budget: int
+) -> Generator[ScalingProgress, None, ScalingResult]:
+    """``run``'s events, the task's notes (progress with ``done=0``) before its first one (so
+    a request the algorithm refuses outright gets its error alone)."""
+    noted = False
+    try:
+        while True:
+            try:
+                progress = next(run)
+            except StopIteration as finished:
+                return finished.value
+            if not noted:
+                noted = True
+                yield from (ScalingProgress(name, 0, budget, message=note) for note in notes)
+            yield progress
+    finally:
+        run.close()  # a consumer that stops early cancels the algorithm's work
+
+
 def stream(
     task: ScalingTask, budget: int | None = None, algorithm: AlgorithmSpec | None = None
 ) -> Generator[ScalingProgress, None, ScalingResult]:
@@ -24,9 +44,7 @@ def stream(
     (as the return value) the result."""
     spec = prepare(task, algorithm)
     budget = task.options.budget if budget is None else budget
-    for note in task.notes:
-        yield ScalingProgress(spec.name, 0, budget, message=note)
-    result = yield from spec.run(task, budget)
+    result = yield from _noted(spec.run(task, budget), task.notes, spec.name, budget)
     result.details.setdefault("temperature", task.params.temperature)
     if task.notes:
         result.details["notes"] = list(task.notes)

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import torch
 
 from h2ogpt.backends.base import SamplingParams, StepOutput
-from h2ogpt.backends.decoding import Decoder, LogitsShaper
 from h2ogpt.backends.sequences import Row
+from h2ogpt.backends.transformers.decoding import Decoder, LogitsShaper
 
 
 class KVStepSession:

@@ -27,14 +27,14 @@ from h2ogpt.backends.base import (
     SamplingParams,
     TextDelta,
 )
-from h2ogpt.backends.remote_parsing import (
+from h2ogpt.backends.remote.parsing import (
     StreamCollector,
     continuation_score,
     estimate_tokens,
     sampling_body,
     server_message,
 )
-from h2ogpt.backends.remote_spec import ServerSpec, parse_inference_server
+from h2ogpt.backends.remote.spec import ServerSpec, parse_inference_server
 from h2ogpt.errors import RequestError, UpstreamError
 from h2ogpt.settings import Settings
 
@@ -81,7 +81,12 @@ class RemoteBackend(OptionalPrimitives):
             self.client.close()
             raise
         self.info = ModelInfo(
-            name=name, context_length=context, device="remote", dtype="n/a", chat_native=spec.chat_native
+            name=name,
+            context_length=context,
+            device="remote",
+            dtype="n/a",
+            chat_native=spec.chat_native,
+            engine=spec.kind,
         )
         # a server's own prefix cache does the sharing; step search re-sends prompt + steps
         self.capabilities = Capabilities(

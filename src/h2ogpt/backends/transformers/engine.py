@@ -1,8 +1,8 @@
-"""The local backend: a transformers causal LM on this machine (CPU or GPU)."""
+"""The transformers engine: a causal LM on this machine (CPU or GPU), decoded by ``Decoder``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from h2ogpt.backends.base import (
     Capabilities,
@@ -13,10 +13,11 @@ from h2ogpt.backends.base import (
     SamplingParams,
     TextDelta,
 )
-from h2ogpt.backends.decoding import Decoder
-from h2ogpt.backends.loading import LoadedModel, load_model
 from h2ogpt.backends.model_source import ModelSource
-from h2ogpt.backends.step_session import KVStepSession
+from h2ogpt.backends.sequences import DecodeJob
+from h2ogpt.backends.transformers.decoding import Decoder
+from h2ogpt.backends.transformers.loading import LoadedModel, load_model
+from h2ogpt.backends.transformers.step_session import KVStepSession
 from h2ogpt.errors import RequestError
 from h2ogpt.settings import Settings
 
@@ -35,7 +36,7 @@ def _eos_ids(loaded: LoadedModel) -> set[int]:
 LOCAL_CAPABILITIES = Capabilities(logprobs=True, prefix_sharing=True, step_sessions=True, json_object=True)
 
 
-class LocalBackend(OptionalPrimitives):
+class TransformersEngine(OptionalPrimitives):
     """Batched generation with a model loaded by transformers."""
 
     capabilities = LOCAL_CAPABILITIES
@@ -46,10 +47,12 @@ class LocalBackend(OptionalPrimitives):
         self.decoder = Decoder(loaded.model, loaded.tokenizer, _eos_ids(loaded))
         own_limit = getattr(loaded.model.config, "max_position_embeddings", 0) or 2048
         context = min(max_seq_len, own_limit) if max_seq_len else own_limit
-        self.info = ModelInfo(name=name, context_length=context, device=loaded.device, dtype=loaded.dtype)
+        self.info = ModelInfo(
+            name=name, context_length=context, device=loaded.device, dtype=loaded.dtype, engine="transformers"
+        )
 
     @classmethod
-    def from_settings(cls, source: ModelSource, settings: Settings) -> LocalBackend:
+    def from_settings(cls, source: ModelSource, settings: Settings) -> TransformersEngine:
         return cls(load_model(source, settings), source.display_name, settings.max_seq_len)
 
     # --- tokens --------------------------------------------------------------------------
@@ -97,9 +100,28 @@ class LocalBackend(OptionalPrimitives):
         done = [e for e in self.decoder.stream(prompts, params, 1) if isinstance(e, Completion)]
         return sorted(done, key=lambda c: c.index)
 
+    def stream_jobs(
+        self,
+        jobs: Sequence[DecodeJob],
+        shaping: SamplingParams,
+        cancelled: Callable[[int], bool] | None = None,
+        admit: Callable[[int], Sequence[DecodeJob]] | None = None,
+    ) -> Iterator[TextDelta | Completion]:
+        """Decode every job's samples in one batch (see ``Decoder.stream_jobs``)."""
+        return self.decoder.stream_jobs(jobs, shaping, cancelled, admit)
+
+    @property
+    def prefill_tokens(self) -> int:
+        """Prompt tokens run through the model so far (tests, benchmarks)."""
+        return self.decoder.prefill_tokens
+
+    def new_step_session(self, prompt_ids: Sequence[int], rows: int) -> KVStepSession:
+        """A step session of ``rows`` copies of already validated prompt ids."""
+        return KVStepSession(self.decoder, prompt_ids, rows)
+
     def open_steps(self, prompt: str, params: SamplingParams, rows: int) -> KVStepSession:
         """A step session of ``rows`` copies of ``prompt`` (prefilled once, caches kept)."""
-        return KVStepSession(self.decoder, self.prompt_ids(prompt, params, rows), rows)
+        return self.new_step_session(self.prompt_ids(prompt, params, rows), rows)
 
     def next_token_logprobs(
         self, prefix: str, suffixes: Sequence[str], top: int

@@ -1,0 +1,165 @@
+"""The llama.cpp C library: its logging routed to Python, a reusable batch, fast calls.
+
+Importing this module replaces llama-cpp-python's log callback (which prints to stderr)
+with one that hands every line to the ``h2ogpt.backends.llamacpp`` logger at DEBUG, and
+keeps the last error lines so that a failed load can say why.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import threading
+from collections import deque
+
+import llama_cpp.llama_cpp as C
+import numpy as np
+
+log = logging.getLogger("h2ogpt.backends.llamacpp")
+
+# ggml's current levels (llama_cpp/_logger.py still documents an older numbering)
+_LEVEL_ERROR = 4
+_LEVEL_CONT = 5
+
+_partial: list[str] = []
+_partial_level = [0]
+recent_errors: deque[str] = deque(maxlen=8)
+
+
+@C.llama_log_callback
+def _on_log(level: int, text: bytes, _user_data: ctypes.c_void_p) -> None:
+    """One piece of a llama.cpp log line; whole lines go to the Python logger at DEBUG."""
+    try:
+        piece = text.decode("utf-8", "replace") if text else ""
+        if level != _LEVEL_CONT:
+            _partial_level[0] = level
+        _partial.append(piece)
+        if not piece.endswith("\n"):
+            return
+        line = "".join(_partial).rstrip()
+        _partial.clear()
+        if _partial_level[0] == _LEVEL_ERROR:
+            recent_errors.append(line)
+        if line and log.isEnabledFor(logging.DEBUG):
+            log.debug("llama.cpp: %s", line)
+    except Exception:  # a callback from C must never raise
+        pass
+
+
+_init_lock = threading.Lock()
+_initialized = [False]
+
+
+def init() -> None:
+    """Route llama.cpp's logging to Python and initialize its backend (once per process)."""
+    with _init_lock:
+        if _initialized[0]:
+            return
+        C.llama_log_set(_on_log, None)
+        C.llama_backend_init()
+        _initialized[0] = True
+
+
+def last_error(default: str) -> str:
+    """The most telling error llama.cpp logged lately (the first of the latest burst)."""
+    lines = [line.split(": ", 1)[-1] if ": " in line else line for line in recent_errors]
+    lines = [line for line in lines if line and "failed to load model" not in line]
+    return lines[0] if lines else default
+
+
+def system_info() -> str:
+    return C.llama_print_system_info().decode("utf-8", "replace")
+
+
+def cpu_has_amx() -> bool:
+    """Whether this llama.cpp build uses AMX: its repacked matrix kernels crashed (SIGSEGV)
+    on batches of more than one token on an AMX Xeon, so extra buffer types are avoided there."""
+    return "AMX_INT8 = 1" in system_info()
+
+
+# --- fast entry points -----------------------------------------------------------------
+# The binding's llama_get_logits returns a ctypes pointer object; these return plain
+# addresses, which is all a numpy view needs (no ctypes objects per decoding step).
+_get_logits_address = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p)(("llama_get_logits", C._lib))
+_get_logits_ith_address = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32)(
+    ("llama_get_logits_ith", C._lib)
+)
+
+
+def logits_address(ctx: int) -> int:
+    return _get_logits_address(ctx) or 0
+
+
+def logits_ith_address(ctx: int, i: int) -> int:
+    return _get_logits_ith_address(ctx, i) or 0
+
+
+def float_view(address: int, rows: int, cols: int) -> np.ndarray:
+    """A read-only numpy view of ``rows x cols`` float32 at ``address`` (no copy)."""
+    buffer = (ctypes.c_float * (rows * cols)).from_address(address)
+    view = np.frombuffer(buffer, dtype=np.float32).reshape(rows, cols)
+    view.flags.writeable = False
+    return view
+
+
+class NativeBatch:
+    """One ``llama_batch`` reused for every decode, its arrays owned by numpy.
+
+    Each token belongs to exactly one sequence: ``seq_id[i]`` points at ``seq[i]``. Filling
+    it is a few vectorized numpy assignments, whatever the number of tokens.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.token = np.zeros(capacity, dtype=np.int32)
+        self.pos = np.zeros(capacity, dtype=np.int32)
+        self.n_seq_id = np.ones(capacity, dtype=np.int32)
+        self.seq = np.zeros(capacity, dtype=np.int32)
+        self.logits = np.zeros(capacity, dtype=np.int8)
+        base = self.seq.ctypes.data
+        self._seq_ptrs = (ctypes.c_void_p * capacity)(*(base + 4 * i for i in range(capacity)))
+        self.struct = C.llama_batch(
+            n_tokens=0,
+            token=self.token.ctypes.data_as(ctypes.POINTER(C.llama_token)),
+            embd=None,
+            pos=self.pos.ctypes.data_as(ctypes.POINTER(C.llama_pos)),
+            n_seq_id=self.n_seq_id.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)),
+            seq_id=ctypes.cast(self._seq_ptrs, ctypes.POINTER(ctypes.POINTER(C.llama_seq_id))),
+            logits=self.logits.ctypes.data_as(ctypes.POINTER(ctypes.c_int8)),
+        )
+        self.size = 0
+
+    def clear(self) -> None:
+        self.size = 0
+
+    def add(self, tokens, start_pos: int, seq: int, output_last: bool) -> int:
+        """Append ``tokens`` of sequence ``seq`` from position ``start_pos``; the logits of
+        the last one are output when asked. Returns the batch index of the last token."""
+        count = len(tokens)
+        begin, end = self.size, self.size + count
+        if end > self.capacity:
+            raise ValueError(f"batch overflow: {end} > {self.capacity}")
+        self.token[begin:end] = tokens
+        self.pos[begin:end] = np.arange(start_pos, start_pos + count, dtype=np.int32)
+        self.seq[begin:end] = seq
+        self.logits[begin:end] = 0
+        if output_last and count:
+            self.logits[end - 1] = 1
+        self.size = end
+        return end - 1
+
+    def add_outputs(self, tokens, positions, seqs) -> None:
+        """Append one token per sequence, each with its logits output (a decoding step)."""
+        count = len(tokens)
+        begin, end = self.size, self.size + count
+        if end > self.capacity:
+            raise ValueError(f"batch overflow: {end} > {self.capacity}")
+        self.token[begin:end] = tokens
+        self.pos[begin:end] = positions
+        self.seq[begin:end] = seqs
+        self.logits[begin:end] = 1
+        self.size = end
+
+    def finish(self) -> C.llama_batch:
+        self.struct.n_tokens = self.size
+        return self.struct
