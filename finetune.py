@@ -26,7 +26,8 @@ def start(settings: FinetuneSettings) -> int:
     print(
         f"Saved the LoRA adapter in {result.output_dir}: {result.steps} steps, loss "
         f"{result.first_loss:.4f} -> {result.last_loss:.4f}, {result.trainable_params:,} trainable "
-        f"parameters. Use it with: python generate.py --lora_weights={result.output_dir}"
+        f"parameters. Use it with: python generate.py --engine=transformers --lora_weights={result.output_dir}"
+        + (f" (llama.cpp: --lora_weights={result.gguf_adapter})" if result.gguf_adapter else "")
     )
     return 0
 

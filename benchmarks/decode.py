@@ -61,15 +61,6 @@ def load_average() -> float:
 
 
 # --- h2oGPT engines ----------------------------------------------------------------------
-def _create_backend():
-    """The backend factory, wherever it lives now (it is being moved)."""
-    try:
-        from h2ogpt.backends.selection import create_backend
-    except ImportError:
-        from h2ogpt.backends import create_backend
-    return create_backend
-
-
 def load_engine(kind: str, model: str, data_dir: str, threads: int):
     """(backend, info) for ``llama.cpp`` or ``transformers``."""
     if kind == "llama.cpp":
@@ -78,14 +69,13 @@ def load_engine(kind: str, model: str, data_dir: str, threads: int):
         engine = LlamaCppEngine.load(model, name=Path(model).stem, n_threads=threads)
         return engine, {"threads": engine.model.n_threads, "kv_cells": engine.model.kv_cells}
     from h2ogpt.backends.model_source import embedded_gguf_path
+    from h2ogpt.backends.selection import create_backend
     from h2ogpt.settings import Settings
 
-    fields = {"data_dir": data_dir}
-    if "engine" in Settings.model_fields:
-        fields["engine"] = "transformers"
+    fields = {"data_dir": data_dir, "engine": "transformers"}
     if Path(model).resolve() != embedded_gguf_path().resolve():
         fields["base_model"] = model
-    backend = _create_backend()(Settings(**fields))
+    backend = create_backend(Settings(**fields))
     import torch
 
     return backend, {"threads": torch.get_num_threads()}
@@ -302,7 +292,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--engine", default="llama.cpp,reference,transformers")
-    parser.add_argument("--model", default="")
+    parser.add_argument(
+        "--model", default="", help="a .gguf file or a preset name (default: the embedded model)"
+    )
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=0, help="llama.cpp threads (0: every core)")
@@ -312,10 +304,9 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="JSON lines only")
     parser.add_argument("--child", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if not args.model:
-        from h2ogpt.backends.model_source import embedded_gguf_path
+    from h2ogpt.backends.model_source import resolve_model
 
-        args.model = str(embedded_gguf_path())
+    args.model = resolve_model(args.model, Path(args.data_dir)).location  # a preset becomes its file
 
     if args.child:
         if args.child == "reference":

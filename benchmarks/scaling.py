@@ -13,6 +13,7 @@ seed --seed + i at every budget (its_hub sends no seed: only its vote ties are s
     python benchmarks/scaling.py --dataset FILE.jsonl [--algorithm self-consistency,best-of-n]
         [--budgets 1,2,4,8,16] [--reward judge,self-certainty] [--limit N] [--json]
         [--plot out.png] [--vs-its-hub] [--max-new-tokens 64] [--temperature 0.7] [--seed 0]
+        [--engine auto|llama.cpp|transformers] [--base-model PRESET_OR_PATH]
 """
 
 from __future__ import annotations
@@ -37,13 +38,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "src")]
 
 import openai  # noqa: E402
-from scaling_data import SUFFIX_HELP, Item, is_correct, read_items, suffix_for, with_suffix  # noqa: E402
+from scaling_data import SUFFIX_HELP, Item, read_items, suffix_for  # noqa: E402
 
+from h2ogpt import plugins  # noqa: E402
 from h2ogpt.answering.pipeline import Pipeline  # noqa: E402
 from h2ogpt.core import build_pipeline  # noqa: E402
 from h2ogpt.events import ErrorEvent, FinalAnswer  # noqa: E402
 from h2ogpt.request import AnswerRequest  # noqa: E402
-from h2ogpt.scaling import ALGORITHMS  # noqa: E402
 from h2ogpt.scaling.projections import auto_answer  # noqa: E402
 from h2ogpt.scaling.rewards.outcome import JUDGE_SYSTEM, YES_NO_QUESTION, yes_probability  # noqa: E402
 from h2ogpt.scaling.task import JUDGE_TOP_LOGPROBS  # noqa: E402
@@ -206,11 +207,11 @@ def measure(
     correct, passed, walls, tokens = [], [], [], []
     for index, item in enumerate(items):
         started = time.perf_counter()
-        answer = runner(setting, with_suffix(item.question, args.suffix_text), budget, args.seed + index)
+        answer = runner(setting, item.prompt(args.suffix_text), budget, args.seed + index)
         walls.append(time.perf_counter() - started)
-        correct.append(is_correct(answer.text, item.gold))
+        correct.append(item.graded(answer.text))
         if answer.candidates is not None:
-            passed.append(any(is_correct(c, item.gold) for c in answer.candidates))
+            passed.append(any(item.graded(c) for c in answer.candidates))
         tokens.append(answer.tokens)
         log.debug("%s budget=%d %s: %r (gold %s)", setting, budget, item.id, answer.text[-80:], item.gold)
     return {
@@ -282,7 +283,8 @@ def parse_args() -> argparse.Namespace:
     )
     add = parser.add_argument
     add("--dataset", type=Path, required=True, help="JSONL: question/problem and gold/answer fields")
-    add("--algorithm", type=csv(str), default=["self-consistency", "best-of-n"], help=", ".join(ALGORITHMS))
+    algorithms = plugins.scaling_algorithms.names()
+    add("--algorithm", type=csv(str), default=["self-consistency", "best-of-n"], help=", ".join(algorithms))
     add("--budgets", type=csv(int), default=[1, 2, 4, 8, 16], help="comma-separated")
     add("--reward", type=csv(str), default=["judge"], help="best-of-n's: judge, judge-score, self-certainty")
     add("--limit", type=int, default=None, help="the first N items only")
@@ -295,12 +297,13 @@ def parse_args() -> argparse.Namespace:
     add("--vs-its-hub", action="store_true", help="also the engines its_hub and h2ogpt-api (see above)")
     add("--its-hub-judge", choices=["h2ogpt-judge", "llm-judge"], default="h2ogpt-judge", help=JUDGE_HELP)
     add("--base-model", default="", help="default: the embedded SmolLM2-135M-Instruct")
+    add("--engine", default="auto", help="local engine: auto (llama.cpp for GGUF), llama.cpp, transformers")
     add("--data-dir", default=os.environ.get("H2OGPT_DATA_DIR"))
     add("-v", "--verbose", action="store_true", help="log every answer")
     args = parser.parse_args()
-    unknown = [a for a in args.algorithm if a not in ALGORITHMS]
+    unknown = [a for a in args.algorithm if a not in algorithms]
     if unknown:
-        parser.error(f"--algorithm {','.join(unknown)}: choose from {', '.join(ALGORITHMS)}")
+        parser.error(f"--algorithm {','.join(unknown)}: choose from {', '.join(algorithms)}")
     return args
 
 
@@ -312,10 +315,11 @@ def main() -> None:
     items = read_items(args.dataset, args.limit)
     args.suffix_text = suffix_for(args.suffix, items)
     data_dir = {"data_dir": args.data_dir} if args.data_dir else {}
-    settings = Settings(langchain_mode="LLM", base_model=args.base_model, **data_dir)
+    settings = Settings(langchain_mode="LLM", base_model=args.base_model, engine=args.engine, **data_dir)
     pipeline = build_pipeline(settings)
     model = pipeline.backend.info.name
-    args.meta = {"model": model, "dataset": args.dataset.name, "temperature": args.temperature}
+    args.meta = {"model": model, "backend": pipeline.backend.info.engine, "dataset": args.dataset.name}
+    args.meta |= {"temperature": args.temperature}
     args.meta |= {"max_new_tokens": args.max_new_tokens, "seed": args.seed}
     runners = {"h2ogpt": in_process(pipeline, args)}
     rows = []

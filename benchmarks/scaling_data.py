@@ -2,9 +2,11 @@
 
 A record's question is its first non-empty field of QUESTION_FIELDS, its gold answer the
 first of GOLD_FIELDS; a gold holding a worked solution is reduced to its final answer
-(GSM8K's ``#### N``, or the last ``\\boxed{}``). A response is correct when its extracted
-answer (``auto_answer``: ``\\boxed{}``, else the last number, else the text) is
-mathematically equal to the gold.
+(GSM8K's ``#### N``, or the last ``\\boxed{}``). A record's ``context`` (squad2_long) goes
+before its question. A response is correct when its extracted answer (``auto_answer``:
+``\\boxed{}``, else the last number, else the text) is mathematically equal to the gold, or,
+for a record with ``answers`` (text answers), when any of them is in the response
+(case-insensitively).
 """
 
 from __future__ import annotations
@@ -34,6 +36,18 @@ class Item:
     id: str
     question: str
     gold: str
+    context: str = ""  # put before the question (long-prompt sets)
+    answers: tuple[str, ...] = ()  # text answers, any of which counts
+
+    def prompt(self, suffix: str) -> str:
+        question = with_suffix(self.question, suffix)
+        return f"{self.context.strip()}\n\nQuestion: {question}" if self.context else question
+
+    def graded(self, response: str) -> bool:
+        if self.answers:
+            lowered = response.lower()
+            return any(answer.lower() in lowered for answer in self.answers)
+        return is_correct(response, self.gold)
 
 
 def final_answer(gold: str) -> str:
@@ -68,7 +82,9 @@ def read_items(path: Path, limit: int | None = None) -> list[Item]:
                     f"and a gold answer ({', '.join(GOLD_FIELDS)})"
                 )
             item_id = record.get("id", record.get("unique_id", number))
-            items.append(Item(str(item_id), question, final_answer(gold)))
+            answers = tuple(str(a) for a in record.get("answers") or () if str(a).strip())
+            context = str(record.get("context") or "")
+            items.append(Item(str(item_id), question, final_answer(gold), context, answers))
     return items
 
 
@@ -85,7 +101,8 @@ def suffix_for(choice: str, items: list[Item]) -> str:
     number (easy_arith, GSM8K), else ``boxed`` (MATH-style LaTeX answers); ``none``,
     ``number`` and ``boxed`` name a built-in text; anything else is the text itself."""
     if choice == "auto":
-        choice = "none" if all(is_numeric(item.gold) for item in items) else "boxed"
+        text_answers = all(item.answers for item in items)
+        choice = "none" if text_answers or all(is_numeric(item.gold) for item in items) else "boxed"
     return SUFFIXES.get(choice, choice)
 
 

@@ -14,7 +14,7 @@ from h2ogpt.settings import Settings
 def test_the_built_ins_are_ordinary_plugins():
     names = plugins.plugin_names()
     assert names[: len(plugins.BUILTIN_PLUGINS)] == list(plugins.BUILTIN_PLUGINS)
-    assert {"transformers", "vllm", "openai_chat"} <= set(plugins.backends.names())
+    assert {"llama.cpp", "transformers", "vllm", "openai_chat"} <= set(plugins.backends.names())
     assert plugins.scaling_algorithms.names()[:2] == ["self-consistency", "best-of-n"]
     assert {"judge", "self-certainty", "score-model"} <= set(plugins.outcome_rewards.names())
     assert {"chroma", "faiss"} <= set(plugins.vector_stores.names())
@@ -47,7 +47,7 @@ def test_a_later_registration_wins_and_the_choice_filter_applies():
     with pytest.raises(ConfigError, match=r"'b': no thing of that name is registered; choose one of a"):
         registry.get("b")
     local = PluginName("backends", also=("auto",), exclude_if="remote")
-    assert "vllm" not in local.choices() and local.choices()[:2] == ["auto", "transformers"]
+    assert "vllm" not in local.choices() and local.choices()[:3] == ["auto", "llama.cpp", "transformers"]
 
 
 class Broken:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -23,13 +24,18 @@ LONG = {
     "temperature": 1.0,
 }
 QUICK = {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4, "temperature": 0}
+# greedy counting as a raw completion runs to max_tokens on every engine (a story may end early)
+COUNTING = {"prompt": "1, 2, 3, 4, 5, 6, 7, 8,", "max_tokens": 2000, "temperature": 0}
 
 
-def first_content_chunk(reply: httpx.Response) -> dict:
-    for line in reply.iter_lines():
+def first_content_chunk(lines: Iterator[str]) -> dict:
+    """The first chunk with text, read from ``lines`` (the caller keeps the iterator: a closed
+    iterator closes the response, and the server then cancels the generation)."""
+    for line in lines:
         if line.startswith("data: {"):
             chunk = json.loads(line.removeprefix("data: "))
-            if chunk["choices"] and chunk["choices"][0]["delta"].get("content"):
+            choice = chunk["choices"][0] if chunk["choices"] else {}
+            if choice.get("delta", {}).get("content") or choice.get("text"):  # chat or completions
                 return chunk
     raise AssertionError("the stream ended without content")
 
@@ -50,9 +56,10 @@ def answered_soon(url: str, budget: float = 15.0) -> float:
 def test_429_when_more_than_max_queue_requests_are_in_flight(busy_server):
     with (
         httpx.Client(base_url=busy_server.url, timeout=60) as http,
-        http.stream("POST", "/v1/chat/completions", json={**LONG, "stream": True}) as held,
+        http.stream("POST", "/v1/completions", json={**COUNTING, "stream": True}) as held,
     ):
-        first_content_chunk(held)
+        lines = held.iter_lines()
+        first_content_chunk(lines)
         refused = http.post("/v1/chat/completions", json=QUICK)
         assert refused.status_code == 429 and refused.headers["retry-after"] == "1"
         assert refused.json()["error"]["type"] == "rate_limit_error"
@@ -69,7 +76,7 @@ def test_disconnect_mid_stream_cancels_generation(busy_server):
         http.stream("POST", "/v1/chat/completions", json={**LONG, "stream": True}) as reply,
     ):
         assert reply.status_code == 200
-        first_content_chunk(reply)
+        first_content_chunk(reply.iter_lines())
     # leaving the block closed the connection after one chunk of a 2000-token answer
     assert answered_soon(busy_server.url) < 10
 

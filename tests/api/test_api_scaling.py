@@ -51,6 +51,9 @@ def test_streaming_sends_progress_then_the_answer(client, model_id):
         for choice in chunk.choices:
             text += choice.delta.content or ""
         usage = chunk.usage or usage
+    notes = [p["message"] for p in progress if not p["done"]]  # greedy default: said, then sampled
+    assert notes and "sampled at temperature 0.7" in notes[0]
+    progress = [p for p in progress if p["done"]]
     assert [p["done"] for p in progress] == [1, 2, 3]
     assert all(p["algorithm"] == "self-consistency" and p["total"] == 3 for p in progress)
     assert sum(progress[-1]["votes"].values()) == 3

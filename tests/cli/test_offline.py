@@ -51,10 +51,27 @@ def test_an_explicit_user_choice_is_kept():
 
 
 @pytest.mark.slow
-def test_first_start_conversion_is_offline(tmp_path):
-    """A fresh data dir: the GGUF conversion and the answer both run under the guard."""
+def test_first_start_is_offline_and_converts_nothing(tmp_path):
+    """A fresh data dir, the default engine (llama.cpp): the GGUF runs as it is, offline."""
     result = run_generate(
         "--cli=True", "--cli_loop=False", "--max_new_tokens=8", "--prompt=Hi", data_dir=tmp_path, timeout=600
+    )
+    assert result.returncode == 0, result.stderr
+    assert "with llama.cpp" in result.stderr and "NETGUARD-VIOLATIONS: 0 []" in result.stderr
+    assert not (tmp_path / "converted").exists()
+
+
+def test_first_start_conversion_is_offline(tmp_path):
+    """A fresh data dir on the transformers engine: the GGUF conversion and the answer both run
+    under the guard."""
+    result = run_generate(
+        "--cli=True",
+        "--cli_loop=False",
+        "--engine=transformers",
+        "--max_new_tokens=8",
+        "--prompt=Hi",
+        data_dir=tmp_path,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr
     assert "Converting" in result.stderr and "NETGUARD-VIOLATIONS: 0 []" in result.stderr

@@ -108,6 +108,9 @@ def test_scaling_flags_show_progress_and_the_choice(data_dir, converted_model_di
         data_dir=data_dir,
     )
     assert result.returncode == 0, result.stderr
+    assert (
+        "[best-of-n] temperature 0 would draw identical candidates" in result.stderr
+    )  # the default is greedy
     assert re.findall(r"\[best-of-n\] candidate (\d)/3", result.stderr)[:3] == ["1", "2", "3"]
     assert re.search(r"\[best-of-n, budget 3: chose candidate \d of 3 \(score -?\d", result.stderr)
     assert result.stdout.strip()

@@ -69,10 +69,21 @@ def test_training_lowers_the_loss_and_saves_a_peft_adapter(trained):
     assert config["r"] == 8 and config["lora_alpha"] == 16
     assert set(config["target_modules"]) == {"q_proj", "k_proj", "v_proj", "o_proj"}
     assert (out / "tokenizer_config.json").is_file()
+    assert (
+        trained.gguf_adapter == str(out / "adapter.gguf")
+        and Path(trained.gguf_adapter).stat().st_size > 1_000_000
+    )
 
 
-def test_the_app_answers_with_what_the_adapter_learned(trained, data_dir: Path, backend, settings):
-    tuned_settings = Settings(data_dir=data_dir, lora_weights=trained.output_dir)
+@pytest.mark.parametrize("engine", ["transformers", "llama.cpp"])
+def test_the_app_answers_with_what_the_adapter_learned(trained, data_dir: Path, settings, engine, request):
+    """The peft adapter on the transformers engine, its GGUF export on the llama.cpp engine."""
+    lora = trained.output_dir if engine == "transformers" else trained.gguf_adapter
+    assert lora, "finetune wrote no adapter.gguf"
+    backend = request.getfixturevalue(
+        "transformers_backend" if engine == "transformers" else "default_backend"
+    )
+    tuned_settings = Settings(data_dir=data_dir, engine=engine, lora_weights=lora)
     tuned = create_backend(tuned_settings)
     events = list(
         Pipeline(tuned_settings, tuned).answer(AnswerRequest.from_prompt(QUESTION, max_new_tokens=16))

@@ -33,7 +33,7 @@ def test_the_example_plugin_is_installed_through_its_entry_point():
     assert "example-longest" in plugins.outcome_rewards.names()
     assert "example-memory" in plugins.vector_stores.names()
     page = help_text("generate.py")
-    assert "--engine=<auto|transformers|example-echo>" in page
+    assert "--engine=<auto|llama.cpp|transformers|example-echo>" in page
     assert "example-longest" in page and "chroma|faiss|example-memory" in page
 
 

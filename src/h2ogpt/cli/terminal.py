@@ -27,7 +27,9 @@ USER_PROMPT = "\nYou: "
 
 
 def describe_progress(progress: ScalingProgress) -> str:
-    """One status line of a scaled answer in progress."""
+    """One status line of a scaled answer in progress (a note before it starts: its message)."""
+    if not progress.done and progress.message:
+        return f"[{progress.algorithm}] {progress.message}"
     unit = "step" if progress.step is not None else "candidate"
     parts = [f"[{progress.algorithm}] {unit} {progress.done}/{progress.total}"]
     if progress.votes:

@@ -32,6 +32,11 @@ class FinetuneOptions(BaseModel):
     micro_batch_size: int = Field(4, ge=1, description="Examples per optimizer step.")
     learning_rate: float = Field(3e-4, gt=0.0, description="AdamW learning rate.")
     cutoff_len: int = Field(512, ge=2, description="Longest example in tokens; longer ones are truncated.")
+    export_gguf: bool = Field(
+        True,
+        description="Also write adapter.gguf, the adapter as the llama.cpp engine applies it "
+        "(--lora_weights=OUTPUT_DIR/adapter.gguf with the same GGUF base model).",
+    )
     train_on_inputs: bool = Field(
         False, description="Also train on the prompt tokens; False: loss only on the answer tokens."
     )

@@ -27,6 +27,7 @@ class FinetuneResult:
     last_loss: float
     output_dir: str
     trainable_params: int
+    gguf_adapter: str | None = None  # adapter.gguf for the llama.cpp engine, when written
 
 
 def _batches(examples: list[Example], size: int, steps: int, seed: int) -> Iterator[list[Example]]:
@@ -149,4 +150,10 @@ def finetune(settings: FinetuneSettings) -> FinetuneResult:
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     log.info("Saved the LoRA adapter in %s", out)
-    return FinetuneResult(steps, losses[0], losses[-1], str(out), trainable)
+    gguf_adapter = None
+    if settings.export_gguf:
+        from h2ogpt.finetune.gguf_export import export_gguf_adapter
+
+        written = export_gguf_adapter(model, out)
+        gguf_adapter = str(written) if written else None
+    return FinetuneResult(steps, losses[0], losses[-1], str(out), trainable, gguf_adapter)
