@@ -59,7 +59,7 @@ def compare_settings(ui_settings: Settings, tmp_path_factory) -> Settings:
             "data_dir": tmp_path_factory.mktemp("ui-compare-data"),
             "server_name": "127.0.0.1",
             "server_port": free_port(),
-            "max_new_tokens": 16,
+            "max_new_tokens": 128,  # long enough to still be streaming when model B starts
         }
     )
 
@@ -114,7 +114,7 @@ def test_two_models_answer_side_by_side_and_the_chat_reopens_in_both_columns(
 ):
     url, pipelines = compare_ui
     fake.reset()
-    fake.state.token_delay = 0.3  # model B streams word by word, slowly enough to overlap A
+    fake.state.token_delay = 0.1  # model B streams word by word, slowly enough to overlap A
     page.goto(url)
 
     # both chatbots, each labelled with its model; the header names both
