@@ -34,7 +34,7 @@ FILLER_FILE = Path(__file__).resolve().parents[2] / "shared" / "data" / "squad2_
 def filler_tokens(backend, count: int) -> list[int]:
     """``count`` tokens of real prose to stand for the steps already generated."""
     text = " ".join(p.read_text(encoding="utf-8") for p in sorted(FILLER_FILE.glob("*.txt"))[:3])
-    ids = backend.local.tokenizer.encode(text, add_special_tokens=False)
+    ids = backend.engine.tokenize(text)
     if len(ids) < count:
         raise SystemExit(f"not enough filler text for a {count}-token prefix")
     return ids[:count]
@@ -58,7 +58,7 @@ def kv_step(backend, prompt: str, prefix: list[int], particles: int, step_tokens
 
 
 def resend_step(backend, prompt: str, prefix: list[int], particles: int, step_tokens: int) -> float:
-    text = prompt + backend.local.tokenizer.decode(prefix)
+    text = prompt + backend.engine.detokenize(prefix)
     params = SamplingParams(max_new_tokens=step_tokens, temperature=0.8, seed=0)
     started = time.perf_counter()
     backend.continue_texts([text] * particles, params)
@@ -74,8 +74,11 @@ def main() -> None:
     parser.add_argument("--step_tokens", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--plot", help="write a PNG of step time vs prefix length here")
+    parser.add_argument(
+        "--engine", default="auto", help="auto (llama.cpp for the embedded GGUF), llama.cpp, transformers"
+    )
     args = parser.parse_args()
-    backend = create_backend(Settings())
+    backend = create_backend(Settings(engine=args.engine))
     prompt = backend.apply_chat_template(PROMPT)
     lengths = [int(x) for x in args.prefixes.split(",")]
     kv_step(backend, prompt, filler_tokens(backend, 8), args.particles, 4)  # warm-up
@@ -88,12 +91,20 @@ def main() -> None:
             ]
             seconds = statistics.median(runs)
             times[mode].append(seconds)
-            line = {"mode": mode, "prefix_tokens": length, "particles": args.particles}
+            line = {
+                "engine": backend.info.engine,
+                "mode": mode,
+                "prefix_tokens": length,
+                "particles": args.particles,
+            }
             print(
                 json.dumps({**line, "step_tokens": args.step_tokens, "step_s": round(seconds, 4)}), flush=True
             )
     summary = {f"{mode}_longest_over_shortest": round(t[-1] / t[0], 2) for mode, t in times.items()}
-    print(json.dumps({"summary": True, "prefixes": lengths, **summary}), flush=True)
+    print(
+        json.dumps({"summary": True, "engine": backend.info.engine, "prefixes": lengths, **summary}),
+        flush=True,
+    )
     if args.plot:
         plot(lengths, times, args.plot)
 

@@ -1,7 +1,7 @@
 """Serve many threads with one local engine: concurrent calls are decoded together.
 
-Any engine with the :class:`LocalEngine` surface works (the transformers and the llama.cpp
-engines have it).
+Any :class:`~h2ogpt.backends.local_engine.LocalEngine` works (the transformers and the
+llama.cpp engines are).
 
 One worker thread owns the model. Calls queue up as jobs; each time the worker is free
 it takes the oldest job and every waiting job whose token-choosing rules match
@@ -23,54 +23,24 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from h2ogpt.backends.base import (
-    Capabilities,
     Completion,
     ContinuationScore,
-    ModelInfo,
     OptionalPrimitives,
     SamplingParams,
     StepOutput,
     StepSession,
     TextDelta,
 )
+from h2ogpt.backends.local_engine import LocalEngine, completions
 from h2ogpt.backends.sequences import DecodeJob
 
 log = logging.getLogger(__name__)
 
 _DONE = object()
 _unique = itertools.count()
-
-
-class LocalEngine(Protocol):
-    """What the worker needs of an engine (called from the worker thread only)."""
-
-    info: ModelInfo
-    capabilities: Capabilities
-
-    def count_tokens(self, text: str) -> int: ...
-
-    def apply_chat_template(self, messages: Sequence[dict[str, str]]) -> str | None: ...
-
-    def prompt_ids(self, text: str, params: SamplingParams, n: int = 1) -> list[int]: ...
-
-    def stream_jobs(
-        self,
-        jobs: Sequence[DecodeJob],
-        shaping: SamplingParams,
-        cancelled: Callable[[int], bool] | None = None,
-        admit: Callable[[int], Sequence[DecodeJob]] | None = None,
-    ) -> Iterator[TextDelta | Completion]: ...
-
-    def new_step_session(self, prompt_ids: Sequence[int], rows: int) -> StepSession: ...
-
-    def score_continuations(self, prompt: str, continuations: Sequence[str]) -> list[ContinuationScore]: ...
-
-    def next_token_logprobs(
-        self, prefix: str, suffixes: Sequence[str], top: int
-    ) -> list[list[tuple[str, float]]]: ...
 
 
 def shaping_key(params: SamplingParams) -> tuple:
@@ -132,13 +102,13 @@ class BatchingBackend(OptionalPrimitives):
         return self._run_job(_Job([DecodeJob(ids, n, params)], params, key=shaping_key(params)))
 
     def sample(self, prompt: str, params: SamplingParams, n: int = 1) -> list[Completion]:
-        return _completions(self.stream(prompt, params, n))
+        return completions(self.stream(prompt, params, n))
 
     def continue_texts(self, texts: Sequence[str], params: SamplingParams) -> list[Completion]:
         if not texts:
             return []
         decode = [DecodeJob(self.engine.prompt_ids(t, params), 1, params) for t in texts]
-        return _completions(self._run_job(_Job(decode, params, key=shaping_key(params))))
+        return completions(self._run_job(_Job(decode, params, key=shaping_key(params))))
 
     def score_continuations(self, prompt: str, continuations: Sequence[str]) -> list[ContinuationScore]:
         return self.on_worker(lambda: self.engine.score_continuations(prompt, continuations))
@@ -306,7 +276,3 @@ class WorkerStepSession:
 
     def close(self) -> None:
         self._backend.on_worker(self._session.close)
-
-
-def _completions(events: Iterator[TextDelta | Completion]) -> list[Completion]:
-    return sorted((e for e in events if isinstance(e, Completion)), key=lambda c: c.index)

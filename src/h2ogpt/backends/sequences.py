@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from h2ogpt.backends.base import Completion, FinishReason, SamplingParams, TextDelta, TokenLogprob
+from h2ogpt.backends.base import Completion, FinishReason, SamplingParams, StepOutput, TextDelta, TokenLogprob
 from h2ogpt.backends.json_mode import JsonConstraint
 
 
@@ -157,3 +157,15 @@ class RowText:
             else:
                 keep.append(i)
         return keep
+
+
+def step_output(row: Row, end_of_sequence: bool) -> StepOutput:
+    """What a step session reports for a row whose step ended (see ``StepSession.extend``)."""
+    logprobs = [t.logprob for t in row.logprobs]
+    return StepOutput(
+        text=row.text,
+        token_ids=tuple(row.tokens),
+        ended=end_of_sequence or row.finish_reason == "length",
+        completion_tokens=row.generated,
+        mean_logprob=sum(logprobs) / len(logprobs) if logprobs else 0.0,
+    )

@@ -25,7 +25,7 @@ from h2ogpt.backends.base import SamplingParams, StepOutput
 from h2ogpt.backends.llamacpp.kv import KvSpace
 from h2ogpt.backends.llamacpp.runner import Runner
 from h2ogpt.backends.llamacpp.sampling import Chooser
-from h2ogpt.backends.sequences import Row, RowText
+from h2ogpt.backends.sequences import Row, RowText, step_output
 
 
 @dataclasses.dataclass
@@ -195,7 +195,7 @@ class LlamaStepSession:
                 for i, (r, row) in enumerate(stepping):  # out of time: the answer ends where it is
                     if current is not None:
                         self._logits[r] = np.array(current[i])
-                    outputs[r] = dataclasses.replace(_output(row, False), ended=True)
+                    outputs[r] = dataclasses.replace(step_output(row, False), ended=True)
                 break
             logits = current if current is not None else np.stack([self._logits[r] for r, _ in stepping])
             chosen = chooser.choose(logits, [row for _, row in stepping])
@@ -210,7 +210,7 @@ class LlamaStepSession:
                     fed.append((r, token))
                     self._history[r].append(token)
                 if row.finish_reason:
-                    outputs[r] = _output(row, end_of_sequence)
+                    outputs[r] = step_output(row, end_of_sequence)
                 else:
                     going_on.append((r, row))
             current = self._feed(fed, {r for r, _ in going_on}) if fed else None
@@ -241,14 +241,3 @@ class LlamaStepSession:
             self._held.seqs, self._held.cells = set(), 0
             self._seqs, self._history, self._logits = [], [], []
         self._finalizer.detach()
-
-
-def _output(row: Row, end_of_sequence: bool) -> StepOutput:
-    logprobs = [t.logprob for t in row.logprobs]
-    return StepOutput(
-        text=row.text,
-        token_ids=tuple(row.tokens),
-        ended=end_of_sequence or row.finish_reason == "length",
-        completion_tokens=row.generated,
-        mean_logprob=sum(logprobs) / len(logprobs) if logprobs else 0.0,
-    )

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import torch
 
 from h2ogpt.backends.base import SamplingParams, StepOutput
-from h2ogpt.backends.sequences import Row
+from h2ogpt.backends.sequences import Row, step_output
 from h2ogpt.backends.transformers.decoding import Decoder, LogitsShaper
 
 
@@ -89,7 +89,7 @@ class KVStepSession:
         while stepping:
             if params.max_time is not None and time.monotonic() - started > params.max_time:
                 for r, row in stepping:  # out of time: the answer ends where it is
-                    outputs[r] = dataclasses.replace(_output(row, False), ended=True)
+                    outputs[r] = dataclasses.replace(step_output(row, False), ended=True)
                 break
             index = torch.tensor([r for r, _ in stepping], device=decoder.device)
             logits = self._logits[index]
@@ -105,7 +105,7 @@ class KVStepSession:
                     fed[r] = token
                     self._history[r].append(token)
                 if row.finish_reason:
-                    outputs[r] = _output(row, end_of_sequence)
+                    outputs[r] = step_output(row, end_of_sequence)
                 else:
                     waiting.append((r, row))
             if fed:
@@ -132,14 +132,3 @@ class KVStepSession:
 
     def close(self) -> None:
         self._cache = None
-
-
-def _output(row: Row, end_of_sequence: bool) -> StepOutput:
-    logprobs = [t.logprob for t in row.logprobs]
-    return StepOutput(
-        text=row.text,
-        token_ids=tuple(row.tokens),
-        ended=end_of_sequence or row.finish_reason == "length",
-        completion_tokens=row.generated,
-        mean_logprob=sum(logprobs) / len(logprobs) if logprobs else 0.0,
-    )
