@@ -217,7 +217,7 @@ def test_prompt_errors(engine):
 
 # --- continuous batching ----------------------------------------------------------------
 def test_admitted_jobs_join_a_running_batch(engine, prompt):
-    other = chat(engine, "Name three fruits.")
+    other = chat(engine, "What is the capital of Japan?")  # a clear answer: no near tie
     alone = engine.sample(other, GREEDY)[0].text
     first = DecodeJob(engine.encode(prompt), 2, GREEDY)
     joining = DecodeJob(engine.encode(other), 1, GREEDY)
@@ -234,9 +234,9 @@ def test_admitted_jobs_join_a_running_batch(engine, prompt):
     assert seen[:4] == [2, 2, 2, 3]  # called between steps with the rows running or waiting
     assert done[2].text == alone
     assert done[0].text == done[1].text  # greedy rows of one prompt agree
-    # one llama_decode per step: the joining prompt was prefilled along with a running step,
-    # and it ends two steps after the others
-    assert engine.decode_calls - calls == 12 + 2
+    # one llama_decode per step: the joining prompt was prefilled along with a running step
+    # (the third), so it ends two steps after a row that started with the first
+    assert engine.decode_calls - calls == max(12, 2 + done[2].completion_tokens)
 
 
 def test_cancelled_rows_leave_the_batch(engine, prompt):
@@ -253,7 +253,7 @@ def test_cancelled_rows_leave_the_batch(engine, prompt):
 
 
 def test_interleaved_streams_do_not_disturb_each_other(engine, prompt):
-    other = chat(engine, "Name three fruits.")
+    other = chat(engine, "What is the capital of Japan?")  # a clear answer: no near tie
     expected = [engine.sample(p, GREEDY)[0].text for p in (prompt, other)]
     streams = [engine.stream(p, GREEDY) for p in (prompt, other)]
     done: dict[int, str] = {}
@@ -332,7 +332,10 @@ def test_logits_rows_follow_batch_order(engine):
 
 
 # --- step sessions ----------------------------------------------------------------------
-def test_step_session_extend_select_add(engine, prompt):
+def test_step_session_extend_select_add(engine):
+    # counting: every step is certain, so rows with the same history must give the same step
+    # (near ties could flip with the batch's layout, which llama.cpp does not promise to ignore)
+    prompt = chat(engine, "Count from 1 to 30, one number per line.")
     params = SamplingParams(max_new_tokens=30, stop=("\n",))
     plain = engine.sample(prompt, params)[0].text
     prefill = engine.prefill_tokens

@@ -1,6 +1,6 @@
 """What every local engine does with the tokens it chose, whatever computes the logits.
 
-A :class:`Row` is one sample being generated. :class:`RowText` turns each row's chosen
+A :class:`Row` is one sample being generated. :class:`Detokenizer` turns each row's chosen
 tokens into text: it detokenizes incrementally (never splitting a multi-byte character),
 holds back text that could still grow into a stop string, cuts at a stop string, and
 applies ``max_new_tokens`` and ``max_time``. No torch here, so engines that do not need
@@ -71,7 +71,7 @@ def find_stop(text: str, start: int, stops: Sequence[str]) -> int:
     return min(hits) if hits else -1
 
 
-class RowText:
+class Detokenizer:
     """Tokens -> text for rows: detokenizing, stop strings, limits, completions.
 
     ``decode`` turns token ids into text (special tokens skipped); ``token_text`` gives one

@@ -25,7 +25,7 @@ import numpy as np
 from h2ogpt.backends.base import Completion, TextDelta
 from h2ogpt.backends.llamacpp.runner import Runner
 from h2ogpt.backends.llamacpp.sampling import Chooser
-from h2ogpt.backends.sequences import DecodeJob, Row, RowText
+from h2ogpt.backends.sequences import DecodeJob, Detokenizer, Row
 from h2ogpt.errors import RequestError
 
 
@@ -58,7 +58,7 @@ class DecodeLoop:
     def __init__(
         self,
         runner: Runner,
-        text: RowText,
+        text: Detokenizer,
         chooser: Chooser,
         cancelled: Callable[[int], bool] | None,
         admit: Callable[[int], Sequence[DecodeJob]] | None,

@@ -23,7 +23,7 @@ from h2ogpt.backends.llamacpp.runner import Runner
 from h2ogpt.backends.llamacpp.sampling import Chooser
 from h2ogpt.backends.llamacpp.steps import LlamaStepSession
 from h2ogpt.backends.local_engine import LocalEngine
-from h2ogpt.backends.sequences import DecodeJob, RowText
+from h2ogpt.backends.sequences import DecodeJob, Detokenizer
 
 
 class LlamaCppEngine(LocalEngine):
@@ -33,7 +33,7 @@ class LlamaCppEngine(LocalEngine):
         self.model = model
         self.runner = Runner(model)
         self.bos_text = model.bos_text
-        self.text = RowText(model.detokenize, model.token_text, set(model.eog_ids))
+        self.text = Detokenizer(model.detokenize, model.token_text, set(model.eog_ids))
         self.eos_token_ids = self.text.eos_token_ids
         self.info = ModelInfo(
             name=name,

@@ -25,7 +25,7 @@ from h2ogpt.backends.base import SamplingParams, StepOutput
 from h2ogpt.backends.llamacpp.kv import KvSpace
 from h2ogpt.backends.llamacpp.runner import Runner
 from h2ogpt.backends.llamacpp.sampling import Chooser
-from h2ogpt.backends.sequences import Row, RowText, step_output
+from h2ogpt.backends.sequences import Detokenizer, Row, step_output
 
 
 @dataclasses.dataclass
@@ -48,7 +48,7 @@ class LlamaStepSession:
     def __init__(
         self,
         runner: Runner,
-        text: RowText,
+        text: Detokenizer,
         chooser: Callable[[SamplingParams], Chooser],
         prompt_ids: Sequence[int],
         rows: int,

@@ -24,7 +24,7 @@ from h2ogpt.backends.base import (
     TextDelta,
     TokenLogprob,
 )
-from h2ogpt.backends.sequences import DecodeJob, Row, RowText
+from h2ogpt.backends.sequences import DecodeJob, Detokenizer, Row
 
 JSON_CANDIDATES = (64, 4096)  # tokens checked per step in JSON mode, then a wider net
 
@@ -93,7 +93,7 @@ class Decoder:
         self.model = model
         self.tokenizer = tokenizer
         self.eos_token_ids = eos_token_ids
-        self.text = RowText(self._decode, self.token_text, eos_token_ids)
+        self.text = Detokenizer(self._decode, self.token_text, eos_token_ids)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(eos_token_ids)
         self.forward_calls = 0
         self.prefill_tokens = 0  # prompt tokens run through the model (counted for tests)
