@@ -314,9 +314,17 @@ def test_multi_page_tiff_frames_are_pages(tmp_path):
     assert "Blind | 5 | 1" in docs[0].page_content and "Dexterity | 5 | 4" in docs[1].page_content
 
 
-def test_ocr_engine_is_loaded_once():
+def test_ocr_engine_is_loaded_once(tmp_path):
+    from PIL import ImageDraw
+
     from h2ogpt.documents.loaders import ocr
 
+    image = Image.new("RGB", (480, 120), "white")
+    ImageDraw.Draw(image).text((20, 40), "Loaded once", fill="black", font_size=40)
+    image.save(tmp_path / "one.png")
+    image.save(tmp_path / "two.png")
+    load_file(tmp_path / "one.png")
+    load_file(tmp_path / "two.png")
     assert ocr._engine.cache_info().currsize == 1
 
 
@@ -366,6 +374,7 @@ def _no_proxy_for_loopback(monkeypatch):
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
 
 
+@pytest.mark.shared_data
 def test_load_url_dispatches_on_content_type(server):
     html = load_url(f"{server}/page")
     assert html[0].metadata == {"source": f"{server}/page", "title": "Loopback page"}

@@ -73,7 +73,8 @@ def test_adaptive_self_consistency_stops_when_decided(pipeline, backend):
     """Near-greedy candidates all agree: the Beta rule stops after 5 of 16 (P = 0.984 > 0.95)
     and the unfinished samples are cancelled."""
     options = ScalingOptions(scaling_algorithm="self-consistency", budget=16, adaptive=True)
-    messages = [{"role": "user", "content": QUESTION}]
+    # a question without near ties: llama.cpp's batched rounding could part near-greedy copies
+    messages = [{"role": "user", "content": "What is the capital of Japan?"}]
     task = scaling.ScalingTask(
         backend=backend,
         messages=messages,
