@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import socket
+from collections.abc import Sequence
+from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
@@ -59,3 +61,21 @@ def open_chat(page: Page, url: str) -> None:
     page.goto(url)
     expect(page.locator("#chat-collection input")).not_to_have_value("", timeout=60_000)  # collections listed
     choose(page, "chat-collection", "LLM")
+
+
+def add_files(page: Page, files: Path | Sequence[Path]) -> None:
+    """Upload files in the Documents tab and press "Add to collection".
+
+    Gradio uploads a chosen file in the background and the previous ingest clears the
+    uploader when it ends: pressing "Add" before the names show (or while the last ingest
+    is still clearing) sends no files, so both are awaited first."""
+    paths = [files] if isinstance(files, Path) else list(files)
+    uploader = page.locator("#upload-files")
+    expect(uploader.locator("input[type=file]")).to_have_count(1)
+    uploaded = uploader.get_by_role("row")
+    expect(uploaded).to_have_count(0, timeout=ANSWER_TIMEOUT_MS)
+    uploader.locator("input[type=file]").set_input_files(paths)
+    for path in paths:
+        row = uploader.get_by_role("row", name=re.compile(re.escape(path.name)))
+        expect(row).to_have_count(1, timeout=ANSWER_TIMEOUT_MS)
+    page.locator("#add-documents").click()

@@ -9,11 +9,13 @@ screenshot under ``test-artifacts/`` when it fails.
 from __future__ import annotations
 
 import shutil
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from gradio_utils.app import launch_ui
 from h2ogpt.answering.pipeline import Pipeline
@@ -24,6 +26,8 @@ from support.paths import REPO
 from support.ui_driver import USERS, free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Playwright's 5 s default is too short for a server answering on a busy 2-core machine.
+expect.set_options(timeout=30_000)
 CHROMIUM_ARGS = [  # headless, and no background calls to Google's services
     "--no-sandbox",
     "--disable-gpu",
@@ -113,3 +117,49 @@ def pages(browser: Browser, request) -> Iterator[Pages]:
 @pytest.fixture
 def page(pages: Pages) -> Page:
     return pages.new()
+
+
+# --- voice: Chromium with a fake microphone -------------------------------------------------
+
+SPOKEN_QUESTION = "What is two plus two?"
+
+
+@pytest.fixture(scope="session")
+def spoken_question(tmp_path_factory) -> Path:
+    """``SPOKEN_QUESTION`` said by espeak-ng (a WAV file): what the fake microphone hears."""
+    path = tmp_path_factory.mktemp("voice") / "question.wav"
+    subprocess.run(["espeak-ng", "-w", str(path), SPOKEN_QUESTION], check=True, capture_output=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def voice_browser(browser: Browser, spoken_question: Path) -> Iterator[Browser]:
+    """A second Chromium whose microphone plays ``spoken_question`` (in a loop, permission
+    granted), and which may play audio without a click first."""
+    voice = browser.browser_type.launch(
+        executable_path=CHROMIUM,
+        args=[
+            *CHROMIUM_ARGS,
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-audio-capture={spoken_question}",
+            "--autoplay-policy=no-user-gesture-required",
+        ],
+    )
+    yield voice
+    voice.close()
+
+
+@pytest.fixture
+def voice_page(voice_browser: Browser, request) -> Iterator[Page]:
+    """A page of ``voice_browser``, checked like ``pages``: loopback requests only, and a
+    screenshot under test-artifacts/ when the test fails."""
+    made = Pages(voice_browser)
+    page = made.new()
+    yield page
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=ARTIFACTS / f"{request.node.name}-voice.png", full_page=True)
+    page.context.close()
+    assert not made.outside_requests(), f"the page requested non-loopback hosts: {made.outside_requests()}"

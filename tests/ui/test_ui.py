@@ -19,6 +19,7 @@ from support.paths import SHARED_DATA
 from support.ui_driver import (
     ANSWER_TIMEOUT_MS,
     USERS,
+    add_files,
     ask,
     bot_messages,
     choose,
@@ -102,10 +103,7 @@ def test_stop_ends_a_long_answer(page, ui_url):
 def test_a_pdf_is_uploaded_and_the_answer_cites_its_file_and_page(page, ui_url):
     page.goto(ui_url)
     page.get_by_role("tab", name="Documents").click()
-    page.locator("#upload-files input[type=file]").set_input_files(
-        [DOCS / "fake-memo.pdf", DOCS / "password.pdf"]
-    )
-    page.locator("#add-documents").click()
+    add_files(page, [DOCS / "fake-memo.pdf", DOCS / "password.pdf"])
     status = page.locator("#ingest-status")
     expect(status).to_contain_text("1 added, 1 failed", timeout=ANSWER_TIMEOUT_MS)
     expect(status).to_contain_text("password.pdf")  # the bad file is named with its reason
@@ -113,8 +111,7 @@ def test_a_pdf_is_uploaded_and_the_answer_cites_its_file_and_page(page, ui_url):
     expect(page.locator("#doc-list")).to_contain_text("fake-memo.pdf")
     # with its password the encrypted PDF goes in
     page.locator("#upload-password input").fill("password")
-    page.locator("#upload-files input[type=file]").set_input_files(DOCS / "password.pdf")
-    page.locator("#add-documents").click()
+    add_files(page, DOCS / "password.pdf")
     expect(status).to_contain_text("1 added, 0 failed", timeout=ANSWER_TIMEOUT_MS)
     expect(page.locator("#doc-list")).to_contain_text("password.pdf")
     page.get_by_role("tab", name="Chat").click()
@@ -167,8 +164,7 @@ def test_two_users_never_see_each_others_chats(pages, auth_ui_url):
     # MyData is each user's own: what Alice adds there, Bob never sees
     alice.get_by_role("tab", name="Documents").click()
     choose(alice, "docs-collection", "MyData")
-    alice.locator("#upload-files input[type=file]").set_input_files(DOCS / "codeblock.md")
-    alice.locator("#add-documents").click()
+    add_files(alice, DOCS / "codeblock.md")
     expect(alice.locator("#ingest-status")).to_contain_text("MyData: 1 added", timeout=ANSWER_TIMEOUT_MS)
     expect(alice.locator("#doc-list")).to_contain_text("codeblock.md")
     bob.get_by_role("tab", name="Documents").click()
@@ -226,8 +222,7 @@ def test_a_new_collection_is_summarized_with_its_sources(page, ui_url):
     page.get_by_label("New collection").fill("memos")
     page.locator("#create-collection").click()
     expect(page.locator("#docs-collection input")).to_have_value("memos")
-    page.locator("#upload-files input[type=file]").set_input_files(DOCS / "fake-memo.pdf")
-    page.locator("#add-documents").click()
+    add_files(page, DOCS / "fake-memo.pdf")
     expect(page.locator("#ingest-status")).to_contain_text("memos: 1 added", timeout=ANSWER_TIMEOUT_MS)
     page.get_by_role("tab", name="Chat").click()
     expect(page.locator("#chat-collection input")).to_have_value("memos")  # the chat follows the upload

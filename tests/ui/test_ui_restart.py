@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from support.paths import REPO, SHARED_DATA
-from support.ui_driver import ask, free_port, open_chat, wait_until_saved
+from support.ui_driver import add_files, ask, free_port, open_chat, wait_until_saved
 
 pytest_plugins = ["support.ui_fixtures"]
 
@@ -79,8 +79,7 @@ def test_a_restart_keeps_saved_chats_and_collections(pages, restart_data_dir):
         ask(page, question)
         wait_until_saved(page, question)
         page.get_by_role("tab", name="Documents").click()
-        page.locator("#upload-files input[type=file]").set_input_files(SHARED_DATA / "docs" / "fake-memo.pdf")
-        page.locator("#add-documents").click()
+        add_files(page, SHARED_DATA / "docs" / "fake-memo.pdf")
         expect(page.locator("#ingest-status")).to_contain_text("1 added", timeout=120_000)
     finally:
         first.stop()
