@@ -8,7 +8,7 @@ STAMP := $(VENV)/.h2ogpt-installed
 REQUIREMENTS := requirements.txt $(wildcard reqs_optional/requirements_optional_*.txt) setup.py version.txt
 PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: install browser run test lint bench models clean
+.PHONY: install browser test-tools run test lint bench models clean
 
 # The example plug-in the tests use, installed beside (never into) the app's environment.
 TEST_PLUGINS := .cache/test-plugins
@@ -33,12 +33,16 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 browser:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
+# The speech tests make their test speech with Debian's espeak-ng.
+test-tools:
+	@command -v espeak-ng >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq espeak-ng >/dev/null; }
+
 $(TEST_PLUGINS)/.installed: $(PLUGIN_SOURCES) | $(STAMP)
 	rm -rf $(TEST_PLUGINS)
 	$(PIP_INSTALL) --no-deps --no-build-isolation --target $(TEST_PLUGINS) tests/plugins/example_plugin
 	touch $@
 
-test: install browser $(TEST_PLUGINS)/.installed
+test: install browser test-tools $(TEST_PLUGINS)/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install

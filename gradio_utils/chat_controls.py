@@ -3,6 +3,7 @@ the documents to answer from, and the Expert panel (system prompt, sampling)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,8 +95,9 @@ def sampling_note(scaling_algorithm: str, temperature: float) -> str:
     return f"Candidates are sampled at temperature {temperature:g}."
 
 
-def build_controls(ctx: UiContext) -> ChatControls:
-    """The generation-mode, documents and Expert panels under the chat."""
+def build_controls(ctx: UiContext, expert_extra: Callable[[], None] | None = None) -> ChatControls:
+    """The generation-mode, documents and Expert panels under the chat (``expert_extra`` lays
+    out more controls at the end of the Expert panel)."""
     scaling = _scaling_controls(ctx.settings)
     note = gr.Markdown(
         sampling_note(ctx.settings.scaling_algorithm, ctx.settings.temperature), elem_id="sampling-note"
@@ -103,7 +105,7 @@ def build_controls(ctx: UiContext) -> ChatControls:
     controls = ChatControls(
         **scaling,
         **_documents_controls(ctx.documents is not None),
-        **_expert_controls(ctx.settings),
+        **_expert_controls(ctx.settings, expert_extra),
     )
     for source in (controls.scaling_algorithm, controls.temperature):
         source.change(
@@ -150,7 +152,9 @@ def _documents_controls(enabled: bool) -> dict[str, gr.components.Component]:
     return {"collection": collection, "action": action, "document_choice": document_choice}
 
 
-def _expert_controls(settings: Settings) -> dict[str, gr.components.Component]:
+def _expert_controls(
+    settings: Settings, extra: Callable[[], None] | None = None
+) -> dict[str, gr.components.Component]:
     with gr.Accordion("Expert", open=False, elem_id="expert"):
         system_prompt = gr.Textbox(
             settings.system_prompt, label="System prompt", info="'auto': the model's default; empty: none."
@@ -172,6 +176,8 @@ def _expert_controls(settings: Settings) -> dict[str, gr.components.Component]:
                 1.0, 2.0, value=settings.repetition_penalty, step=0.01, label="Repetition penalty"
             )
             seed = gr.Number(settings.seed or 0, precision=0, label="Seed (0: random)")
+        if extra is not None:
+            extra()
     return {
         "system_prompt": system_prompt,
         "temperature": temperature,

@@ -13,6 +13,7 @@ from gradio_utils.chat_controls import ChatControls, build_controls, request_fie
 from gradio_utils.context import UiContext
 from gradio_utils.render import Message, chatbot_messages
 from gradio_utils.streaming import stream_answers
+from gradio_utils.voice_view import VoiceHandlers, VoicePanel, VoiceSupport
 from h2ogpt.request import AnswerRequest
 
 
@@ -144,6 +145,7 @@ class ChatPanel:
     undo: gr.Button
     clear: gr.Button
     controls: ChatControls
+    voice: VoicePanel
 
 
 def layout_chat(ctx: UiContext) -> ChatPanel:
@@ -173,25 +175,32 @@ def layout_chat(ctx: UiContext) -> ChatPanel:
         )
         send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
         stop = gr.Button("Stop", variant="stop", scale=1, elem_id="stop")
+    voice = VoicePanel(VoiceSupport.for_settings(ctx.settings), ctx.settings)
     with gr.Row():
         regenerate = gr.Button("Regenerate", size="sm", elem_id="regenerate")
         undo = gr.Button("Undo", size="sm", elem_id="undo")
         clear = gr.Button("Clear", size="sm", elem_id="clear")
-    return ChatPanel(chatbots, question, send, stop, regenerate, undo, clear, build_controls(ctx))
+    controls = build_controls(ctx, expert_extra=voice.expert)
+    return ChatPanel(chatbots, question, send, stop, regenerate, undo, clear, controls, voice)
 
 
-def wire_chat(panel: ChatPanel, chat: ChatHandlers, new_chat: gr.Button, then_saved: dict) -> None:
+def wire_chat(
+    panel: ChatPanel, chat: ChatHandlers, new_chat: gr.Button, then_saved: dict, voice: VoiceHandlers
+) -> None:
     """Send/Enter, Regenerate, Stop, Undo, Clear and New chat; ``then_saved`` (a listener's
-    arguments) refreshes the saved-chats list after each."""
+    arguments) refreshes the saved-chats list after each. With auto-speak on, answers are
+    also spoken as they stream (``voice``)."""
     chat_state = [chat.conversations, chat.chat_id]
     answer_outputs = [panel.question, *chat_state, *panel.chatbots]
+    inputs = chat.inputs() | panel.voice.answer_inputs()
+    outputs = answer_outputs + panel.voice.answer_outputs()
+    ask = voice.speaking(chat.ask, chat.conversations, len(answer_outputs))
+    regenerate = voice.speaking(chat.regenerate, chat.conversations, len(answer_outputs))
     asked = [
-        trigger(chat.ask, chat.inputs(), answer_outputs, concurrency_limit=None)
+        trigger(ask, inputs, outputs, concurrency_limit=None)
         for trigger in (panel.question.submit, panel.send.click)
     ]
-    regenerated = panel.regenerate.click(
-        chat.regenerate, chat.inputs(), answer_outputs, concurrency_limit=None
-    )
+    regenerated = panel.regenerate.click(regenerate, inputs, outputs, concurrency_limit=None)
     for event in (*asked, regenerated):
         event.then(**then_saved)
     panel.stop.click(chat.stop, None, None, queue=False)

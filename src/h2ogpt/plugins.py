@@ -52,6 +52,7 @@ BUILTIN_PLUGINS = (
     "h2ogpt.scaling.builtin",
     "h2ogpt.documents.stores.builtin",
     "h2ogpt.documents.loaders.builtin",
+    "h2ogpt.speech.builtin",
 )
 
 
@@ -96,6 +97,18 @@ def register_vector_stores(register: Callable[[Any], None]) -> None:
 def register_loaders(register: Callable[[Iterable[str] | str, Any], None]) -> None:
     """Register document loaders: ``register([".ext", ...], loader)`` where ``loader`` maps a
     ``Source`` to a list of Documents (h2ogpt.documents.loaders.registry)."""
+
+
+@hookspec
+def register_speech_to_text(register: Callable[[Any], None]) -> None:
+    """Register speech-to-text engines: ``register(SpeechEngineSpec(...))`` (h2ogpt.speech.specs).
+    The engine whose ``locate`` accepts ``--asr_model`` serves it (plug-ins are asked first)."""
+
+
+@hookspec
+def register_text_to_speech(register: Callable[[Any], None]) -> None:
+    """Register text-to-speech engines: ``register(SpeechEngineSpec(...))`` (h2ogpt.speech.specs).
+    The engine whose ``locate`` accepts ``--tts_model`` serves it (plug-ins are asked first)."""
 
 
 T = TypeVar("T")
@@ -218,6 +231,8 @@ process_rewards: Registry = Registry("process reward", "register_process_rewards
 answer_projections: Registry = Registry("answer projection", "register_answer_projections")
 vector_stores: Registry = Registry("vector store", "register_vector_stores")
 loaders: Registry = Registry("document loader", "register_loaders", _loader_adder)  # by extension (".pdf")
+speech_to_text: Registry = Registry("speech-to-text", "register_speech_to_text")
+text_to_speech: Registry = Registry("text-to-speech", "register_text_to_speech")
 
 REGISTRIES = (
     backends,
@@ -227,6 +242,8 @@ REGISTRIES = (
     answer_projections,
     vector_stores,
     loaders,
+    speech_to_text,
+    text_to_speech,
 )
 
 

@@ -51,7 +51,7 @@ def test_upload_list_search_answer_delete(doc_server):
         found = http.post(
             "/v1/collections/UserData/search", json={"query": "How many trucks?", "k": 2}
         ).json()
-        assert found["data"] and set(found["data"][0]) == {"text", "source", "page", "score"}
+        assert found["data"] and set(found["data"][0]) == {"text", "source", "page", "start", "end", "score"}
         assert "3 trucks" in found["data"][0]["text"] and found["data"][0]["page"] == 1
 
         chat = openai.OpenAI(base_url=doc_server.base_url, api_key=API_KEYS[0], max_retries=0)

@@ -19,7 +19,7 @@ EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 def test_models_list_and_retrieve(client, model_id):
     listed = client.models.list()
     ids = [m.id for m in listed.data]
-    assert ids == [model_id, EMBEDDING_MODEL]
+    assert ids == [model_id, EMBEDDING_MODEL, "whisper-tiny.en", "piper-en_US-joe-medium"]  # + speech
     for model in listed.data:
         assert model.object == "model" and model.owned_by == "h2ogpt" and model.created > 0
         assert client.models.retrieve(model.id).id == model.id

@@ -1,14 +1,17 @@
 """Split loaded pages into chunks measured in the embedding model's tokens.
 
 Each page ``Document`` is split on its own, so a chunk never spans two pages and its
-``page`` metadata stays exact for citations.
+``page`` metadata stays exact for citations. Transcripts of audio and video come as one
+``Document`` per timed segment (``start``/``end`` seconds): consecutive segments are grouped
+up to the chunk size (neighbouring groups share trailing segments up to the overlap), so each
+chunk carries the time span it covers.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import PurePath
 from typing import Any
 
@@ -116,7 +119,7 @@ class Chunker:
         share ids and a half-finished replacement can be told apart from the recorded one.
         """
         chunks: list[Document] = []
-        for page in pages:
+        for page in group_timed_segments(pages, self.count_tokens, self.chunk_size, self.chunk_overlap):
             if not page.page_content.strip():
                 continue
             source = str(page.metadata["source"])
@@ -143,3 +146,57 @@ def _find_after(text: str, piece: str, previous: int) -> int:
     """Character offset of ``piece`` in ``text``: chunks come in order, so look after the last one."""
     found = text.find(piece, previous + 1)
     return found if found >= 0 else max(text.find(piece), 0)
+
+
+def is_timed(doc: Document) -> bool:
+    """Whether a document is a timed transcript segment (``start`` and ``end`` in seconds)."""
+    return all(isinstance(doc.metadata.get(k), int | float) for k in ("start", "end"))
+
+
+def group_timed_segments(
+    pages: Sequence[Document], count_tokens: Callable[[str], int], size: int, overlap: int
+) -> list[Document]:
+    """Consecutive timed segments of one source joined up to ``size`` tokens, each group with the
+    ``start`` of its first segment and the ``end`` of its last; other pages are left as they are.
+
+    A group after the first repeats the previous group's trailing segments that fit in
+    ``overlap`` tokens. A segment longer than ``size`` stays alone (the splitter cuts it, each
+    piece keeping the segment's span).
+    """
+    out: list[Document] = []
+    group: list[tuple[Document, int]] = []
+    fresh = 0  # segments in the group not already in the previous group
+
+    def close() -> None:
+        nonlocal group, fresh
+        if fresh:
+            first, last = group[0][0], group[-1][0]
+            meta = dict(first.metadata, start=first.metadata["start"], end=last.metadata["end"])
+            out.append(
+                Document(page_content=" ".join(d.page_content.strip() for d, _ in group), metadata=meta)
+            )
+        tail: list[tuple[Document, int]] = []
+        for item in reversed(group):
+            if sum(n for _, n in tail) + item[1] > overlap:
+                break
+            tail.insert(0, item)
+        group, fresh = tail, 0
+
+    for page in pages:
+        if not is_timed(page) or not page.page_content.strip():
+            close()
+            group = []
+            out.append(page)
+            continue
+        if group and group[-1][0].metadata.get("source") != page.metadata.get("source"):
+            close()
+            group = []
+        tokens = count_tokens(page.page_content)
+        if fresh and sum(n for _, n in group) + tokens > size:
+            close()
+        if sum(n for _, n in group) + tokens > size:
+            group = []  # the repeated tail and this segment do not fit together
+        group.append((page, tokens))
+        fresh += 1
+    close()
+    return out

@@ -9,9 +9,10 @@ instead of inventing one.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 QUERY_INSTRUCTIONS = (
@@ -75,7 +76,8 @@ _STOPWORDS = frozenset(
 
 
 class Hit(Protocol):
-    """What retrieval hands over (``h2ogpt.documents.SearchHit``)."""
+    """What retrieval hands over (``h2ogpt.documents.SearchHit``); a chunk of an audio or video
+    transcript also has ``start`` and ``end`` (seconds)."""
 
     text: str
     source: str
@@ -84,9 +86,35 @@ class Hit(Protocol):
     chunk_id: str
 
 
+def clock(seconds: float, hours: bool = False) -> str:
+    """``mm:ss``, or ``hh:mm:ss`` when ``hours``."""
+    whole = max(int(seconds), 0)
+    minutes, secs = divmod(whole, 60)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def time_span(start: float, end: float) -> str:
+    """A transcript chunk's time in a recording: ``01:32-01:58``, ``01:02:03-01:02:40`` past an hour
+    (the start rounded down and the end up, so the span covers the speech)."""
+    start, end = math.floor(start), math.ceil(max(end, start))
+    hours = end >= 3600
+    return f"{clock(start, hours)}-{clock(end, hours)}"
+
+
+def source_label(
+    source: str, page: int | None = None, start: float | None = None, end: float | None = None
+) -> str:
+    """How a cited source is named: ``report.pdf, page 3``, ``meeting.mp3, 01:32-01:58`` or the file name."""
+    name = source.rsplit("/", 1)[-1]
+    if start is not None and end is not None:
+        return f"{name}, {time_span(start, end)}"
+    return f"{name}, page {page}" if page is not None else name
+
+
 @dataclass(frozen=True)
 class CitedSource:
-    """A retrieved chunk as shown to the model and to the user: ``[number]``."""
+    """A retrieved chunk as shown to the model and to the user: ``[number]``. ``start`` and
+    ``end`` (seconds) place a chunk of an audio or video transcript in its recording."""
 
     number: int
     source: str
@@ -94,15 +122,28 @@ class CitedSource:
     score: float
     text: str
     chunk_id: str
+    start: float | None = None
+    end: float | None = None
 
     @property
     def label(self) -> str:
-        name = self.source.rsplit("/", 1)[-1]
-        return f"{name}, page {self.page}" if self.page is not None else name
+        return source_label(self.source, self.page, self.start, self.end)
 
 
 def number_hits(hits: Sequence[Hit]) -> list[CitedSource]:
-    return [CitedSource(i, h.source, h.page, h.score, h.text, h.chunk_id) for i, h in enumerate(hits, 1)]
+    return [
+        CitedSource(
+            i,
+            h.source,
+            h.page,
+            h.score,
+            h.text,
+            h.chunk_id,
+            getattr(h, "start", None),
+            getattr(h, "end", None),
+        )
+        for i, h in enumerate(hits, 1)
+    ]
 
 
 def sources_block(sources: Sequence[CitedSource]) -> str:
@@ -131,9 +172,7 @@ def fit_sources(
         words = first.text.split()
         while words and count_tokens(" ".join(words)) + 12 > budget_tokens:
             words = words[: max(1, int(len(words) * 0.8))] if len(words) > 1 else []
-        kept = [
-            CitedSource(first.number, first.source, first.page, first.score, " ".join(words), first.chunk_id)
-        ]
+        kept = [replace(first, text=" ".join(words))]
     return kept
 
 

@@ -123,6 +123,7 @@ class DocumentLibrary:
         A collection that does not exist yet is created: private to ``user`` when one is given.
         ``passwords``: for encrypted files, keyed as the loaders' ``load_paths`` expects."""
         from h2ogpt.documents.ingest import Ingestor
+        from h2ogpt.documents.loaders.audio import transcription_settings
 
         ref = self.registry.resolve(collection, user)
         if user and not self.registry.exists(ref):
@@ -132,7 +133,8 @@ class DocumentLibrary:
         ingestor = Ingestor(
             opened, self.embedder, self.chunker, loader, progress, show_progress, self.batch_chunks, passwords
         )
-        return ingestor.run(items)
+        with transcription_settings(self.settings):  # audio files are transcribed with these
+            return ingestor.run(items)
 
     def ingest_uploads(
         self,

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from h2ogpt.cli.entry import run_entry
 from h2ogpt.documents.options import DocumentOptions
 from h2ogpt.errors import ConfigError
-from h2ogpt.settings import ComposedSettings, RuntimeOptions, StorageOptions
+from h2ogpt.settings import ComposedSettings, RuntimeOptions, SpeechOptions, StorageOptions
 
 PROGRAM = "make_db.py"
 
@@ -35,8 +35,11 @@ class MakeDbOptions(BaseModel):
     json_output: bool = Field(False, description="Print the result as one JSON object instead of a summary.")
 
 
-class MakeDbSettings(ComposedSettings, DocumentOptions, StorageOptions, RuntimeOptions, MakeDbOptions):
-    """Every option of make_db: the document and storage groups of Settings plus its own."""
+class MakeDbSettings(
+    ComposedSettings, DocumentOptions, SpeechOptions, StorageOptions, RuntimeOptions, MakeDbOptions
+):
+    """Every option of make_db: the document, speech (audio files) and storage groups of Settings
+    plus its own."""
 
     flag_aliases: ClassVar[dict[str, str]] = {"json": "json_output"}  # its earlier name
 

@@ -80,14 +80,15 @@ class DocumentQA:
             yield SourcesFound(self.collection, [])
             yield from self._fixed_answer(NOT_FOUND.format(collection=self.collection))
             return
-        history = [m.model_dump() for m in request.messages[:-1]]
+        history = [m.as_message() for m in request.messages[:-1]]
         budget = self.backend.info.context_length - params.max_new_tokens - PROMPT_RESERVE
         budget -= sum(self.backend.count_tokens(m["content"]) for m in history) + self.backend.count_tokens(
             question
         )
         sources = fit_sources(sources, max(budget, 64), self.backend.count_tokens)
         yield SourcesFound(self.collection, sources)
-        messages = [*history, {"role": "user", "content": grounded_question(question, sources)}]
+        last = {**request.messages[-1].as_message(), "content": grounded_question(question, sources)}
+        messages = [*history, last]  # the question's images (for a chat model that sees) stay with it
         yield from self._cited(self.chat(request, messages), sources)
 
     def _cited(self, events: Iterator[Event], sources: list[CitedSource]) -> Iterator[Event]:

@@ -38,6 +38,16 @@ class SearchHit:
     chunk_id: str
     metadata: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def start(self) -> float | None:
+        """Where a chunk of an audio or video transcript starts in the recording (seconds)."""
+        return _seconds(self.metadata.get("start"))
+
+    @property
+    def end(self) -> float | None:
+        """Where a chunk of an audio or video transcript ends in the recording (seconds)."""
+        return _seconds(self.metadata.get("end"))
+
     @classmethod
     def from_chunk(cls, chunk: Chunk, score: float) -> SearchHit:
         page = chunk.metadata.get("page")
@@ -49,6 +59,10 @@ class SearchHit:
             chunk_id=chunk.id,
             metadata=dict(chunk.metadata),
         )
+
+
+def _seconds(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> list[tuple[str, float]]:

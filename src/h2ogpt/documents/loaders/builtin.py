@@ -21,6 +21,7 @@ FORMAT_MODULES = (
     "rtf",
     "mail",
     "images",
+    "audio",
     "archive",
 )
 
