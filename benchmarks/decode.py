@@ -17,6 +17,7 @@ engine is held to (>= 0.9x the reference, >= 2.5x transformers, n=8 >= 3x n=1).
 
     python benchmarks/decode.py [--engine llama.cpp,reference,transformers] [--model PATH]
                                 [--tokens 64] [--repeats 3] [--threads 0] [--json]
+                                [--n 1,4,8] [--n-gpu-layers 0]  (-1: every layer on a CUDA build's GPU)
 """
 
 from __future__ import annotations
@@ -61,12 +62,14 @@ def load_average() -> float:
 
 
 # --- h2oGPT engines ----------------------------------------------------------------------
-def load_engine(kind: str, model: str, data_dir: str, threads: int):
+def load_engine(kind: str, model: str, data_dir: str, threads: int, n_gpu_layers: int = 0):
     """(backend, info) for ``llama.cpp`` or ``transformers``."""
     if kind == "llama.cpp":
         from h2ogpt.backends.llamacpp.engine import LlamaCppEngine
 
-        engine = LlamaCppEngine.load(model, name=Path(model).stem, n_threads=threads)
+        engine = LlamaCppEngine.load(
+            model, name=Path(model).stem, n_threads=threads, n_gpu_layers=n_gpu_layers
+        )
         return engine, {"threads": engine.model.n_threads, "kv_cells": engine.model.kv_cells}
     from h2ogpt.backends.model_source import embedded_gguf_path
     from h2ogpt.backends.selection import create_backend
@@ -110,16 +113,24 @@ def sampled_rate(backend, prompt: str, tokens: int, n: int) -> tuple[float, int]
     return produced / wall, produced
 
 
+def _ratios_to_n1(sampled: list[dict]) -> dict:
+    """``n{N}_vs_n1``: aggregate tok/s of N samples over one sample's, for each N measured."""
+    rates = {s["n"]: s["tok_per_s"] for s in sampled}
+    if not rates.get(1):
+        return {}
+    return {f"n{n}_vs_n1": round(rate / rates[1], 2) for n, rate in rates.items() if n != 1}
+
+
 def measure_engine(kind: str, args) -> dict:
     started = time.perf_counter()
-    backend, extra = load_engine(kind, args.model, args.data_dir, args.threads)
+    backend, extra = load_engine(kind, args.model, args.data_dir, args.threads, args.n_gpu_layers)
     load_s = time.perf_counter() - started
     rss = rss_mb()
     prompt = backend.apply_chat_template([{"role": "user", "content": PROMPT}])
     greedy_rate(backend, prompt, 8)  # warm-up
     runs = [greedy_rate(backend, prompt, args.tokens) for _ in range(args.repeats)]
     sampled = []
-    for n in SAMPLED_N:
+    for n in args.n:
         rates = [sampled_rate(backend, prompt, args.tokens, n) for _ in range(args.repeats)]
         sampled.append(
             {
@@ -144,7 +155,7 @@ def measure_engine(kind: str, args) -> dict:
         "greedy_end_to_end_tok_per_s": round(statistics.median(r[1] for r in runs), 2),
         "greedy_tokens": int(statistics.median(r[2] for r in runs)),
         "sampled": sampled,
-        "n8_vs_n1": round(sampled[-1]["tok_per_s"] / sampled[0]["tok_per_s"], 2),
+        **_ratios_to_n1(sampled),
         "rss_mb_end": rss_mb(),
     }
 
@@ -174,6 +185,7 @@ def measure_reference(args, threads: int | None) -> dict:
     no_amx = _without_amx_repacking()
     started = time.perf_counter()
     kwargs = {"n_threads": threads, "n_threads_batch": threads} if threads else {}
+    kwargs["n_gpu_layers"] = args.n_gpu_layers
     llm = llama_cpp.Llama(args.model, n_ctx=2048, verbose=False, **kwargs)
     load_s = time.perf_counter() - started
     rss = rss_mb()
@@ -240,6 +252,10 @@ def run_child(engine: str, args) -> dict:
         str(args.threads),
         "--data_dir",
         args.data_dir,
+        "--n-gpu-layers",
+        str(args.n_gpu_layers),
+        "--n",
+        ",".join(str(n) for n in args.n),
     ]
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
@@ -299,11 +315,18 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=0, help="llama.cpp threads (0: every core)")
     parser.add_argument(
+        "--n-gpu-layers", type=int, default=0, help="llama.cpp layers offloaded to a GPU (-1: all)"
+    )
+    parser.add_argument(
+        "--n", default=",".join(map(str, SAMPLED_N)), help="sample counts for the aggregate rates"
+    )
+    parser.add_argument(
         "--data_dir", default=os.environ.get("H2OGPT_DATA_DIR", str(REPO / ".cache" / "test-data"))
     )
     parser.add_argument("--json", action="store_true", help="JSON lines only")
     parser.add_argument("--child", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    args.n = [int(n) for n in args.n.split(",") if n.strip()]
     from h2ogpt.backends.model_source import resolve_model
 
     args.model = resolve_model(args.model, Path(args.data_dir)).location  # a preset becomes its file

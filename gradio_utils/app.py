@@ -13,12 +13,14 @@ import gradio as gr
 from gradio_utils.chat_view import ChatHandlers, layout_chat, wire_chat
 from gradio_utils.context import UiContext
 from gradio_utils.documents_view import DocumentsHandlers, layout_documents, wire_documents
+from gradio_utils.images_view import images_tab
 from gradio_utils.saved_chats_view import (
     SavedChatsHandlers,
     exports_folder,
     layout_saved_chats,
     wire_saved_chats,
 )
+from gradio_utils.voice_view import VOICE_CSS, VoiceHandlers, wire_voice
 from h2ogpt import __version__
 from h2ogpt.answering.pipeline import Pipeline
 from h2ogpt.persistence.accounts import Accounts
@@ -33,15 +35,19 @@ THEME = gr.themes.Default(
     font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "Consolas", "monospace"]
 )
 TEMP_FILES_CLEANUP = (900, 3600)  # every 15 minutes, Gradio's temporary files older than an hour
-CSS = """
+CSS = (
+    """
 .sources { font-size: 0.9em; border-top: 1px solid var(--border-color-primary); margin-top: 0.5em; }
 .sources ul { margin: 0.2em 0 0 1em; }
 a.citation { text-decoration: none; font-weight: 600; }
 """
+    + VOICE_CSS
+)
 
 
 def build_ui(ctx: UiContext) -> gr.Blocks:
-    """The page: the saved-chats sidebar, the Chat tab and (with documents) the Documents tab."""
+    """The page: the saved-chats sidebar, the Chat tab, (with documents) the Documents tab and
+    (with --image_server) the Images tab."""
     saved = SavedChatsHandlers(ctx)
     # uploads and exports pass through Gradio's temporary files: they are removed after an hour
     with gr.Blocks(title="h2oGPT", analytics_enabled=False, delete_cache=TEMP_FILES_CLEANUP) as demo:
@@ -52,8 +58,10 @@ def build_ui(ctx: UiContext) -> gr.Blocks:
         with gr.Tab("Chat", id="chat"):
             chat_panel = layout_chat(ctx)
         chat = ChatHandlers(ctx, chat_panel.question, conversations, chat_id, chat_panel.controls)
+        voice = VoiceHandlers(chat_panel.voice)
         then_saved = dict(fn=saved.choices, inputs=[chat_id], outputs=[sidebar.saved_list])
-        wire_chat(chat_panel, chat, sidebar.new_chat, then_saved)
+        wire_chat(chat_panel, chat, sidebar.new_chat, then_saved, voice)
+        wire_voice(demo, chat_panel.voice, voice, chat_panel.question)
         wire_saved_chats(sidebar, saved, [conversations, chat_id], chat_panel.chatbots)
 
         def on_load(request: gr.Request):
@@ -64,6 +72,7 @@ def build_ui(ctx: UiContext) -> gr.Blocks:
             with gr.Tab("Documents", id="documents"):
                 docs_panel = layout_documents()
             wire_documents(demo, docs_panel, DocumentsHandlers(ctx), chat_panel.controls)
+        images_tab(ctx)
     return demo
 
 

@@ -18,7 +18,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from h2ogpt.documents.citations import CitedSource
+from h2ogpt.documents.citations import CitedSource, source_label
 from h2ogpt.request import ChatMessage
 from h2ogpt.scaling.types import ScalingProgress, ScalingResult
 
@@ -29,7 +29,14 @@ _CITATION = re.compile(r"\[(\d{1,3})\]")
 
 def source_record(source: CitedSource) -> dict[str, Any]:
     """What a saved answer keeps of one cited source."""
-    return {"number": source.number, "source": source.source, "page": source.page, "text": source.text}
+    return {
+        "number": source.number,
+        "source": source.source,
+        "page": source.page,
+        "start": source.start,
+        "end": source.end,
+        "text": source.text,
+    }
 
 
 def scaling_record(result: ScalingResult) -> dict[str, Any]:
@@ -61,8 +68,7 @@ def model_history(conversation: Sequence[Message]) -> list[ChatMessage]:
 
 
 def _source_label(source: dict[str, Any]) -> str:
-    name = str(source["source"]).rsplit("/", 1)[-1]
-    return f"{name}, page {source['page']}" if source.get("page") is not None else name
+    return source_label(str(source["source"]), source.get("page"), source.get("start"), source.get("end"))
 
 
 def linked_citations(text: str, anchor: str, numbers: set[int]) -> str:
@@ -78,7 +84,7 @@ def linked_citations(text: str, anchor: str, numbers: set[int]) -> str:
 
 
 def sources_html(sources: Sequence[dict[str, Any]], anchor: str) -> str:
-    """The sources under an answer: number, file and page, and a snippet of the chunk."""
+    """The sources under an answer: number, file and page (or time span), and a snippet of the chunk."""
     items = []
     for source in sources:
         snippet = " ".join(str(source.get("text", "")).split())

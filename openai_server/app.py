@@ -9,17 +9,24 @@ from fastapi import FastAPI, Request, Response
 
 import h2ogpt
 from openai_server import (
+    routes_audio,
     routes_chat,
     routes_collections,
     routes_completions,
     routes_embeddings,
+    routes_images,
     routes_models,
 )
 from openai_server.auth import AuthMiddleware, load_api_keys
 from openai_server.bridge import ClientDisconnected
 from openai_server.errors import install_error_handlers
 from openai_server.extras import unknown_field_hint
-from openai_server.limits import MAX_BODY_BYTES, AdmissionMiddleware, BodyLimitMiddleware
+from openai_server.limits import (
+    MAX_BODY_BYTES,
+    AdmissionMiddleware,
+    BodyLimitMiddleware,
+    chat_body_bytes,
+)
 from openai_server.state import ServerState
 
 # FastAPI's OpenTelemetry instrumentation: off, nothing leaves the machine
@@ -48,7 +55,7 @@ def create_app(state: ServerState, max_body_bytes: int = MAX_BODY_BYTES) -> Fast
     app = FastAPI(
         title="h2oGPT OpenAI-compatible API",
         version=h2ogpt.__version__,
-        description="OpenAI's chat, completions, models and embeddings endpoints over the h2oGPT core. "
+        description="OpenAI's chat, completions, models, embeddings, audio and image endpoints over the h2oGPT core. "
         "Extra body fields are h2oGPT's own request fields.",
         lifespan=lifespan,
         telemetry=NO_TELEMETRY,  # type: ignore[arg-type]
@@ -58,10 +65,22 @@ def create_app(state: ServerState, max_body_bytes: int = MAX_BODY_BYTES) -> Fast
     app.state.server = state
     install_error_handlers(app, unknown_field_hint)
     app.add_exception_handler(ClientDisconnected, _client_gone)
-    for module in (routes_chat, routes_completions, routes_models, routes_embeddings, routes_collections):
+    routes = (
+        routes_chat,
+        routes_completions,
+        routes_models,
+        routes_embeddings,
+        routes_collections,
+        routes_audio,
+        routes_images,
+    )
+    for module in routes:
         app.include_router(module.router)
     # added last = outermost: keys are checked first, then the body size, then admission
     app.add_middleware(AdmissionMiddleware, max_in_flight=state.settings.max_queue)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
+    chat_limit = chat_body_bytes(state.settings.max_image_bytes, max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=max_body_bytes, path_limits={"/v1/chat/completions": chat_limit}
+    )
     app.add_middleware(AuthMiddleware, keys=keys)
     return app

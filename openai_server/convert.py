@@ -1,8 +1,8 @@
 """OpenAI request bodies -> the core's AnswerRequest (the one request type).
 
 Pure translation: names (``max_tokens`` -> ``max_new_tokens``), shapes (content parts ->
-text, ``stop`` string -> list) and the refusals of what the core cannot do yet (images,
-tools, token-id prompts). Validation of values is the core's; its errors come back as
+text and images, ``stop`` string -> list) and the refusals of what the core cannot do yet
+(audio and file parts, tools, token-id prompts). Validation of values is the core's; its errors come back as
 400s that use the OpenAI field names.
 """
 
@@ -14,6 +14,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from h2ogpt.request import AnswerRequest
+from h2ogpt.settings import Settings
+from h2ogpt.vision.images import ImageInput
 from openai_server.errors import ApiError, bad_request, describe_validation_error
 from openai_server.extras import OPENAI_NAMES, extra_values
 from openai_server.schemas import (
@@ -22,6 +24,7 @@ from openai_server.schemas import (
     OpenAIChatMessage,
     ResponseFormat,
 )
+from openai_server.vision_parts import IMAGE_PARTS, image_from_part
 
 JSON_INSTRUCTION = "Answer with a single JSON object only."
 MAX_PROMPTS = 128  # prompts in one completions request
@@ -45,7 +48,10 @@ def build_answer_request(fields: dict[str, Any], renames: dict[str, str] | None 
         raise _core_error(exc, {**OPENAI_NAMES, **(renames or {})}) from None
 
 
-def _message_text(index: int, message: OpenAIChatMessage) -> str:
+def _message_content(
+    index: int, message: OpenAIChatMessage, settings: Settings | None, images: list[ImageInput]
+) -> str:
+    """The message's text; its image parts are appended to ``images`` (numbered across the request)."""
     content = message.content
     if content is None:
         if message.role == "assistant":
@@ -58,6 +64,18 @@ def _message_text(index: int, message: OpenAIChatMessage) -> str:
         where = f"messages[{index}].content[{j}]"
         if part.type == "text" and part.text is not None:
             texts.append(part.text)
+        elif part.type in IMAGE_PARTS and settings is not None and message.role == "user":
+            number = len(images) + 1
+            if number > settings.max_images:
+                raise bad_request(
+                    f"{where}: more than {settings.max_images} images in one request (--max_images); "
+                    "send fewer",
+                    where,
+                    "too_many_images",
+                )
+            images.append(image_from_part(part, where, number, settings))
+        elif part.type in IMAGE_PARTS and settings is not None:
+            raise bad_request(f"{where}: only user messages may carry images", where, "unsupported_content")
         elif part.type in _PART_KINDS:
             raise bad_request(
                 f"{where}: {_PART_KINDS[part.type]} parts ({part.type}) are not supported: "
@@ -70,9 +88,14 @@ def _message_text(index: int, message: OpenAIChatMessage) -> str:
     return "\n".join(texts)
 
 
-def chat_messages(messages: list[OpenAIChatMessage]) -> list[dict[str, str]]:
-    """OpenAI messages -> the core's {role, content}; 'developer' is the system role."""
-    converted = []
+def chat_messages(
+    messages: list[OpenAIChatMessage], settings: Settings | None = None
+) -> list[dict[str, Any]]:
+    """OpenAI messages -> the core's {role, content, images}; 'developer' is the system role.
+
+    Image parts are accepted when ``settings`` are given (their limits apply), else refused.
+    """
+    converted: list[dict[str, Any]] = []
     for i, message in enumerate(messages):
         if message.role in ("tool", "function") or message.tool_calls or message.tool_call_id:
             raise bad_request(
@@ -81,7 +104,9 @@ def chat_messages(messages: list[OpenAIChatMessage]) -> list[dict[str, str]]:
                 code="unsupported_parameter",
             )
         role = "system" if message.role == "developer" else message.role
-        converted.append({"role": role, "content": _message_text(i, message)})
+        images: list[ImageInput] = []
+        text = _message_content(i, message, settings, images)
+        converted.append({"role": role, "content": text, **({"images": images} if images else {})})
     return converted
 
 
@@ -93,7 +118,7 @@ def core_response_format(fmt: ResponseFormat | None) -> dict[str, str]:
     return {"response_format": "json_object"}
 
 
-def with_response_format(messages: list[dict[str, str]], fmt: ResponseFormat | None) -> list[dict[str, str]]:
+def with_response_format(messages: list[dict[str, Any]], fmt: ResponseFormat | None) -> list[dict[str, Any]]:
     """JSON mode as an instruction in the system message, so the model knows what to write."""
     if fmt is None or fmt.type == "text":
         return messages
@@ -169,9 +194,12 @@ def header_budget(value: str | None) -> int | None:
         ) from None
 
 
-def chat_request(body: ChatCompletionRequestBase, budget_header: str | None = None) -> AnswerRequest:
-    """The core request of a chat body; an ``X-ITS-Budget`` header overrides the body's budget."""
-    messages = with_response_format(chat_messages(body.messages), body.response_format)
+def chat_request(
+    body: ChatCompletionRequestBase, budget_header: str | None = None, settings: Settings | None = None
+) -> AnswerRequest:
+    """The core request of a chat body; an ``X-ITS-Budget`` header overrides the body's budget.
+    With ``settings``, image parts are read (fetched, decoded, checked against its limits)."""
+    messages = with_response_format(chat_messages(body.messages, settings), body.response_format)
     fields = {"messages": messages, **sampling_fields(body), **core_response_format(body.response_format)}
     budget = header_budget(budget_header)
     if budget is not None:

@@ -6,6 +6,8 @@ and so that a streamed answer counts as in flight until its last byte is sent.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -15,7 +17,22 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 DRAIN_LIMIT_BYTES = (
     64 * 1024 * 1024
 )  # read (and drop) this much of a too-large body, so the client sees the 413
-MODEL_PATHS = frozenset({"/v1/chat/completions", "/v1/completions", "/v1/embeddings"})
+MODEL_PATHS = frozenset(
+    {
+        "/v1/chat/completions",
+        "/v1/completions",
+        "/v1/embeddings",
+        "/v1/audio/transcriptions",
+        "/v1/audio/speech",
+        "/v1/images/generations",
+    }
+)
+
+
+def chat_body_bytes(max_image_bytes: int, max_bytes: int = MAX_BODY_BYTES) -> int:
+    """The chat route's body limit: the usual one plus one image of --max_image_bytes as a
+    base64 data: URL (4/3 of its size)."""
+    return max_bytes + max_image_bytes * 4 // 3
 
 
 def _declared_length(scope: Scope) -> int | None:
@@ -29,15 +46,19 @@ class BodyLimitMiddleware:
     """Reads the whole body up front (at most ``max_bytes``, with or without Content-Length)
     and hands it to the app; a larger body gets 413."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES, path_limits: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.path_limits = dict(path_limits or {})  # routes that take more (chat: inline images)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         declared = _declared_length(scope)
+        limit = self.path_limits.get(scope.get("path", ""), self.max_bytes)
         chunks: list[bytes] = []
         size = 0
         more = True
@@ -48,12 +69,12 @@ class BodyLimitMiddleware:
             body = message.get("body", b"")
             size += len(body)
             more = bool(message.get("more_body", False))
-            if size <= self.max_bytes:
+            if size <= limit:
                 chunks.append(body)
             elif size > DRAIN_LIMIT_BYTES or (declared or 0) > DRAIN_LIMIT_BYTES:
                 break
-        if size > self.max_bytes or (declared or 0) > self.max_bytes:
-            message = f"the request body is larger than {self.max_bytes // (1024 * 1024)} MiB"
+        if size > limit or (declared or 0) > limit:
+            message = f"the request body is larger than {limit // (1024 * 1024)} MiB"
             await ApiError(413, message, code="request_too_large").response()(scope, receive, send)
             return
         await self.app(scope, self._replay(b"".join(chunks), receive), send)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from h2ogpt.backends.base import TokenLogprob
-from h2ogpt.events import FinalAnswer, Usage
+from h2ogpt.events import FinalAnswer, ImagesRead, Usage
 from h2ogpt.scaling.types import ScalingProgress, ScalingResult
 
 
@@ -80,13 +80,35 @@ def chat_completion(meta: ResponseMeta, final: FinalAnswer, logprobs: bool) -> d
         "choices": choices,
         "usage": usage_dict([final.usage]),
         **({"sources": sources_list(final)} if final.sources else {}),
+        **({"vision": images_read(final.images)} if final.images is not None else {}),
+    }
+
+
+def images_read(read: ImagesRead) -> dict[str, Any]:
+    """h2oGPT's extra response field when the question had images: who looked at them
+    (``how``: seen | described | ocr, ``by``: the model or OCR) and the text given to the chat model."""
+    return {
+        "how": read.how,
+        "by": read.by,
+        "images": read.count,
+        "texts": list(read.texts),
+        "note": read.note,
     }
 
 
 def sources_list(final: FinalAnswer) -> list[dict[str, Any]]:
-    """h2oGPT's extra response field: the documents the answer cites, numbered as in [n]."""
+    """h2oGPT's extra response field: the documents the answer cites, numbered as in [n]
+    (``page``, or ``start``/``end`` seconds for a transcript of audio or video)."""
     return [
-        {"number": s.number, "source": s.source, "page": s.page, "score": s.score, "text": s.text}
+        {
+            "number": s.number,
+            "source": s.source,
+            "page": s.page,
+            "start": s.start,
+            "end": s.end,
+            "score": s.score,
+            "text": s.text,
+        }
         for s in final.sources
     ]
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from h2ogpt.events import ErrorEvent, Event, FinalAnswer, TokenDelta
+from h2ogpt.events import ErrorEvent, Event, FinalAnswer, ImagesRead, TokenDelta
 from h2ogpt.scaling.types import ScalingProgress
 from openai_server.bridge import EventSource, final_answers, first_event
 from openai_server.convert import chat_request
@@ -20,6 +21,7 @@ from openai_server.render import (
     chat_delta,
     chat_logprobs,
     finish_reason,
+    images_read,
     scaling_metadata,
     scaling_progress,
     usage_dict,
@@ -54,6 +56,8 @@ async def chat_chunks(
             if isinstance(event, TokenDelta) and event.text:
                 delta = chat_delta(event.index, {"content": event.text})
                 yield sse_data(chat_chunk(meta, [delta], with_usage))
+            elif isinstance(event, ImagesRead):
+                yield sse_data({**chat_chunk(meta, [], with_usage), "vision": images_read(event)})
             elif isinstance(event, ScalingProgress):
                 yield sse_data(
                     {**chat_chunk(meta, [], with_usage), "scaling_progress": scaling_progress(event)}
@@ -82,7 +86,9 @@ async def create_chat_completion(body: ChatCompletionRequest, request: Request) 
     """Answer a conversation (OpenAI's chat completions; extra fields are h2oGPT's)."""
     state: ServerState = request.app.state.server
     model = state.chat_model(body.model)
-    answer_request = chat_request(body, request.headers.get("x-its-budget"))
+    budget_header = request.headers.get("x-its-budget")
+    # images are decoded (and fetched, when allowed) here: off the event loop
+    answer_request = await anyio.to_thread.run_sync(chat_request, body, budget_header, state.settings)
     with_metadata = body.return_response_only is False
     source = EventSource(state.pipeline().answer(answer_request, request_user(request)), state.limiter)
     meta = ResponseMeta.new("chatcmpl", model)

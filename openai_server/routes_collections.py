@@ -111,11 +111,15 @@ async def delete_documents(
 
 @router.post("/v1/collections/{name}/search", responses=ERROR_RESPONSES)
 async def search(name: str, body: SearchRequest, request: Request) -> JSONResponse:
-    """The best chunks for a query: ``{"data": [{"text", "source", "page", "score"}]}``."""
+    """The best chunks for a query: ``{"data": [{"text", "source", "page", "start", "end", "score"}]}``
+    (``start``/``end``: seconds into a recording, for transcripts of audio and video)."""
     store = _store(request)
     hits = await _call(
         request,
         lambda: store.search(name, body.query, body.k, body.sources, body.mode, request_user(request)),
     )
-    data = [{"text": h.text, "source": h.source, "page": h.page, "score": h.score} for h in hits]
+    data = [
+        {"text": h.text, "source": h.source, "page": h.page, "start": h.start, "end": h.end, "score": h.score}
+        for h in hits
+    ]
     return JSONResponse({"object": "list", "data": data})

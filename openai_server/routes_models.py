@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 import h2ogpt
+from h2ogpt.speech import speech_services
 from openai_server.errors import ERROR_RESPONSES, ApiError
 from openai_server.state import ServerState
 
@@ -19,11 +20,13 @@ def _model(model_id: str, created: int) -> dict[str, Any]:
 
 
 def served_models(state: ServerState) -> list[dict[str, Any]]:
-    """The chat model (503 while it loads) and the embedding model, when one is installed."""
+    """The chat model (503 while it loads), then the embedding, speech-to-text and text-to-speech
+    models that are installed and switched on."""
     ids = [state.pipeline().backend.info.name]
-    embedding = state.embedding_model_id()
-    if embedding:
-        ids.append(embedding)
+    speech = speech_services(state.settings)
+    for extra in (state.embedding_model_id(), speech.stt_model_id, speech.tts_model_id):
+        if extra:
+            ids.append(extra)
     return [_model(i, state.created) for i in ids]
 
 

@@ -47,11 +47,14 @@ class OpenAIBody(BaseModel):
 
 
 class ContentPart(BaseModel):
-    """One part of a message's content; only text parts can be answered (see convert.py)."""
+    """One part of a message's content: text, or an image (see convert.py and vision_parts.py)."""
 
     model_config = ConfigDict(extra="allow")
 
-    type: str = Field(description="'text'; image, audio and file parts are refused with a clear error.")
+    type: str = Field(
+        description="'text', or 'image_url' with image_url {url: a data: URL (http(s) with "
+        "--allow_image_urls), detail}; audio and file parts are refused with a clear error."
+    )
     text: str | None = None
 
     @field_validator("text")
@@ -188,3 +191,53 @@ def build_request_models(
 
 
 ChatCompletionRequest, CompletionRequest = build_request_models()
+
+
+MAX_SPEECH_INPUT = 4096  # characters, as OpenAI
+
+
+class SpeechRequest(OpenAIBody):
+    """POST /v1/audio/speech."""
+
+    model: str | None = Field(
+        None, description="The served speech model, or tts-1, tts-1-hd, gpt-4o-mini-tts."
+    )
+    input: str = Field(description=f"The text to speak, at most {MAX_SPEECH_INPUT} characters.")
+    voice: str | None = Field(
+        None, description="An installed voice, or an OpenAI voice name (alloy, ash, ...) mapped onto one."
+    )
+    instructions: str | None = Field(
+        None, description="Accepted and ignored (Piper voices take no instructions)."
+    )
+    response_format: str | None = Field(None, description="mp3 (default), opus, aac, flac, wav or pcm.")
+    speed: float | None = Field(None, description="0.25 to 4.0; default the server's --tts_speed.")
+    stream_format: Literal["audio", "sse"] | None = Field(
+        None, description="audio (default): the audio bytes, streamed; sse: speech.audio.delta events."
+    )
+
+    @field_validator("input")
+    @classmethod
+    def _input_size(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("give the text to speak")
+        if len(value) > MAX_SPEECH_INPUT:
+            raise ValueError(
+                f"at most {MAX_SPEECH_INPUT} characters, got {len(value)}; split the text into several requests"
+            )
+        return value
+
+    @field_validator("response_format")
+    @classmethod
+    def _known_format(cls, value: str | None) -> str | None:
+        from h2ogpt.speech.audio import OUTPUT_FORMATS
+
+        if value is not None and value not in OUTPUT_FORMATS:
+            raise ValueError(f"'{value}' is not supported; choose one of {', '.join(OUTPUT_FORMATS)}")
+        return value
+
+    @field_validator("speed")
+    @classmethod
+    def _speed_range(cls, value: float | None) -> float | None:
+        if value is not None and not 0.25 <= value <= 4.0:
+            raise ValueError(f"{value} is out of range; choose a speed between 0.25 and 4.0")
+        return value

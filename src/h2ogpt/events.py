@@ -53,6 +53,23 @@ class SourcesFound:
 
 
 @dataclass(frozen=True)
+class ImagesRead:
+    """How the question's images reached the answer, before any answer text.
+
+    ``how``: ``seen`` (the chat model itself looked at them), ``described`` (the vision model
+    ``by`` described them and the chat model answered from that), or ``ocr`` (no model could
+    see them: only the text OCR read in them was used, and ``note`` says so in the answer).
+    ``texts`` holds, per message with images, the description or the OCR text given to the model.
+    """
+
+    how: Literal["seen", "described", "ocr"]
+    by: str
+    count: int
+    texts: tuple[str, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class FinalAnswer:
     choices: list[Choice]
     usage: Usage
@@ -60,6 +77,7 @@ class FinalAnswer:
     trim: HistoryTrim | None = None
     sources: list[CitedSource] = field(default_factory=list)  # those the first choice cites
     scaling: ScalingResult | None = None  # the candidates, votes and scores of a scaled answer
+    images: ImagesRead | None = None  # how the question's images were read (None: no images)
 
     @property
     def text(self) -> str:
@@ -75,4 +93,4 @@ class ErrorEvent:
     kind: Literal["bad_request", "upstream", "internal"] = "bad_request"
 
 
-Event = TokenDelta | SourcesFound | ScalingProgress | FinalAnswer | ErrorEvent
+Event = TokenDelta | SourcesFound | ScalingProgress | ImagesRead | FinalAnswer | ErrorEvent

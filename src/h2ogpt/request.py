@@ -5,6 +5,7 @@ A field left as None takes its default from Settings.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -16,6 +17,7 @@ from h2ogpt.scaling.options import (
     merge_options,
 )
 from h2ogpt.settings import Settings
+from h2ogpt.vision.images import ImageInput
 
 
 def _encodable(text: str | None) -> str | None:
@@ -33,8 +35,27 @@ class ChatMessage(BaseModel):
 
     role: Literal["system", "user", "assistant"]
     content: str
+    images: list[ImageInput] = Field(
+        default_factory=list,
+        exclude_if=lambda images: not images,  # text-only messages dump as {role, content}
+        description="Images of a user message, in order (build each with h2ogpt.vision.images.load_image).",
+    )
 
     _valid_content = field_validator("content")(classmethod(lambda cls, v: _encodable(v)))
+
+    @field_validator("images")
+    @classmethod
+    def _user_images(cls, images: list[ImageInput], info) -> list[ImageInput]:
+        if images and info.data.get("role") != "user":
+            raise ValueError("only user messages may carry images")
+        return images
+
+    def as_message(self) -> dict:
+        """The pipeline's message dict: role, content, and ``images`` (ImageInput objects) when any."""
+        message: dict = {"role": self.role, "content": self.content}
+        if self.images:
+            message["images"] = list(self.images)
+        return message
 
 
 class AnswerRequest(ScalingRequestFields):
@@ -108,8 +129,13 @@ class AnswerRequest(ScalingRequestFields):
         return stop
 
     @classmethod
-    def from_prompt(cls, prompt: str, **fields) -> AnswerRequest:
-        return cls(messages=[ChatMessage(role="user", content=prompt)], **fields)
+    def from_prompt(cls, prompt: str, images: Sequence[ImageInput] = (), **fields) -> AnswerRequest:
+        return cls(messages=[ChatMessage(role="user", content=prompt, images=list(images))], **fields)
+
+    @property
+    def images(self) -> list[ImageInput]:
+        """Every image of the conversation, oldest first."""
+        return [image for message in self.messages for image in message.images]
 
     def scaling_options(self, settings: Settings) -> ScalingOptions:
         """The scaling options, falling back to Settings for what the request leaves open."""

@@ -18,8 +18,10 @@ from typing import Annotated, Any, ClassVar, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from h2ogpt.documents.options import NO_DOCUMENTS, DocumentOptions
+from h2ogpt.images.options import ImageOptions
 from h2ogpt.plugins import PluginName
 from h2ogpt.scaling.options import RewardModelOptions, ScalingOptions
+from h2ogpt.vision.options import VisionOptions
 
 __all__ = ["NO_DOCUMENTS", "ComposedSettings", "Settings"]
 
@@ -170,6 +172,47 @@ class TerminalOptions(BaseModel):
     prompt: str = Field(
         "", description="With --cli_loop=False: the question to answer (read from stdin when empty)."
     )
+    speak: bool = Field(
+        False,
+        description="With --cli: also speak each answer through the default audio output (needs "
+        "--enable_tts and a sound device).",
+    )
+
+
+class SpeechOptions(BaseModel):
+    """Voice: speech-to-text and text-to-speech (the API's /v1/audio routes, the UI's microphone
+    and speaker, spoken answers in the terminal, audio documents)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enable_stt: bool = Field(
+        True,
+        description="Speech-to-text (faster-whisper): the API's /v1/audio/transcriptions and the UI's "
+        "microphone. On where the model is installed; it loads on first use.",
+    )
+    enable_tts: bool = Field(
+        True,
+        description="Text-to-speech (Piper): the API's /v1/audio/speech, the UI's speaker and --speak. "
+        "On where the voice is installed; it loads on first use.",
+    )
+    asr_model: str = Field(
+        "",
+        description="Speech-to-text model: a local CTranslate2 Whisper folder (model.bin, config.json, "
+        "tokenizer.json). Empty: the embedded Whisper tiny.en (English).",
+    )
+    tts_model: str = Field(
+        "",
+        description="Text-to-speech voice: a Piper .onnx voice file (its .onnx.json beside it) or a "
+        "folder of them, one voice each. Empty: the embedded en_US joe voice.",
+    )
+    tts_speed: float = Field(
+        1.0, ge=0.25, le=4.0, description="Default speaking speed (0.25 to 4.0; 2.0 is twice as fast)."
+    )
+    enable_transcriptions: bool = Field(
+        True,
+        description="Ingest audio files (.wav .mp3 .m4a .ogg .opus .flac .webm, the audio of .mp4) into "
+        "collections as their transcripts, cited with time spans.",
+    )
 
 
 class UIOptions(BaseModel):
@@ -249,6 +292,9 @@ class Settings(
     DocumentOptions,
     StorageOptions,
     TerminalOptions,
+    SpeechOptions,
+    ImageOptions,
+    VisionOptions,
     UIOptions,
     APIOptions,
     RuntimeOptions,

@@ -86,14 +86,24 @@ def test_bad_chat_bodies_are_400(http, body, fragment, param):
     assert error["type"] == "invalid_request_error"
 
 
-def test_image_part_is_refused_by_name(client, model_id):
+def test_audio_part_is_refused_by_name(client, model_id):
+    audio = {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(
+            model=model_id, messages=[{"role": "user", "content": [{"type": "text", "text": "What?"}, audio]}]
+        )
+    assert caught.value.body["param"] == "messages[0].content[1]"
+    assert "audio parts (input_audio) are not supported" in caught.value.body["message"]
+
+
+def test_broken_image_part_is_named(client, model_id):
     image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(
             model=model_id, messages=[{"role": "user", "content": [{"type": "text", "text": "What?"}, image]}]
         )
     assert caught.value.body["param"] == "messages[0].content[1]"
-    assert "image parts (image_url) are not supported" in caught.value.body["message"]
+    assert "not an image" in caught.value.body["message"]
 
 
 def test_unknown_model_route_and_method(http, client):
@@ -110,14 +120,14 @@ def test_unknown_model_route_and_method(http, client):
 
 
 def test_body_too_large_with_and_without_content_length(http):
-    big = b'{"messages": [{"role": "user", "content": "' + b"x" * (MAX_BODY_BYTES + 1) + b'"}]}'
-    assert_error(http.post("/v1/chat/completions", content=big), 413, "larger than 4 MiB")
+    big = b'{"prompt": "' + b"x" * (MAX_BODY_BYTES + 1) + b'"}'
+    assert_error(http.post("/v1/completions", content=big), 413, "larger than 4 MiB")
 
     def chunked():  # a generator body is sent chunked, without Content-Length
         for start in range(0, len(big), 65536):
             yield big[start : start + 65536]
 
-    assert_error(http.post("/v1/chat/completions", content=chunked()), 413, "larger than")
+    assert_error(http.post("/v1/completions", content=chunked()), 413, "larger than")
     assert http.get("/health").status_code == 200  # the server is fine afterwards
 
 

@@ -20,6 +20,7 @@ from h2ogpt.events import Choice, ErrorEvent, Event, FinalAnswer, HistoryTrim, T
 from h2ogpt.request import AnswerRequest
 from h2ogpt.scaling.options import NO_SCALING, ScalingOptions
 from h2ogpt.settings import NO_DOCUMENTS, Settings
+from h2ogpt.vision.reading import ImageReader, with_images_read
 
 if TYPE_CHECKING:
     from h2ogpt.documents.library import DocumentLibrary
@@ -46,6 +47,7 @@ class Pipeline:
         self.backend = backend
         self.documents = documents
         self.name = name or backend.info.name  # what a face shows as the model in use
+        self.images = ImageReader(settings, backend)  # who looks at a question's images
 
     def answer(self, request: AnswerRequest, user: str | None = None) -> Iterator[Event]:
         """Stream the answer: TokenDelta events (after SourcesFound when it comes from
@@ -63,9 +65,17 @@ class Pipeline:
             yield ErrorEvent(f"internal error: {exc}", "internal")
 
     def _answer(self, request: AnswerRequest, user: str | None) -> Iterator[Event]:
+        request, read = self.images.prepare(request)
+        if read is None:
+            yield from self._answer_text(request, user)
+        else:
+            note_in_text = request.response_format == "text"
+            yield from with_images_read(self._answer_text(request, user), read, note_in_text)
+
+    def _answer_text(self, request: AnswerRequest, user: str | None) -> Iterator[Event]:
         collection = self.collection_for(request, user)
         if collection is None:
-            yield from self._chat(request, [m.model_dump() for m in request.messages])
+            yield from self._chat(request, [m.as_message() for m in request.messages])
             return
         from h2ogpt.documents.qa import DocumentQA
 

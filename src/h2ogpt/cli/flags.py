@@ -39,11 +39,16 @@ def _is_bool(annotation: Any) -> bool:
     return annotation is bool
 
 
-def split_flags(argv: Sequence[str], model: type[BaseModel] = Settings) -> dict[str, str]:
-    """Parse ``--name=value``, ``--name value`` and bare ``--name`` (booleans) into raw strings."""
+def _is_list(annotation: Any) -> bool:
+    return typing.get_origin(annotation) is list
+
+
+def split_flags(argv: Sequence[str], model: type[BaseModel] = Settings) -> dict[str, Any]:
+    """Parse ``--name=value``, ``--name value`` and bare ``--name`` (booleans) into raw strings;
+    a list field's flag may repeat (``--image=a.png --image=b.png``) and gives a list."""
     fields = model.model_fields
     aliases: dict[str, str] = getattr(model, "flag_aliases", {})
-    raw: dict[str, str] = {}
+    raw: dict[str, Any] = {}
     args = list(argv)
     i = 0
     while i < len(args):
@@ -65,7 +70,10 @@ def split_flags(argv: Sequence[str], model: type[BaseModel] = Settings) -> dict[
                 value = args[i]
             else:
                 raise ConfigError(f"flag --{name} needs a value: --{name}=VALUE")
-        raw[name] = value
+        if _is_list(fields[name].annotation):
+            raw.setdefault(name, []).append(value)
+        else:
+            raw[name] = value
         i += 1
     return raw
 
@@ -86,7 +94,7 @@ def build_settings(
     """Settings from flags and environment; raises ConfigError with one clear line."""
     environ = os.environ if environ is None else environ
     flag_values = split_flags(argv, model)
-    raw: dict[str, str] = {}
+    raw: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for name in model.model_fields:
         if name in flag_values:
@@ -96,7 +104,11 @@ def build_settings(
     values: dict[str, Any] = {}
     for name, value in raw.items():
         annotation = model.model_fields[name].annotation
-        values[name] = None if _accepts_none(annotation) and value.strip().lower() in _NONE_WORDS else value
+        if _is_list(annotation) and isinstance(value, str):  # an environment variable: comma-separated
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, str) and _accepts_none(annotation) and value.strip().lower() in _NONE_WORDS:
+            value = None
+        values[name] = value
     try:
         return model.model_validate(values)
     except ValidationError as exc:

@@ -99,7 +99,7 @@ class LlamaModel:
         cparams.n_outputs_max_per_seq = 0  # scoring needs logits at every position of a sequence
         cparams.n_threads = self.n_threads
         cparams.n_threads_batch = self.n_threads
-        if n_gpu_layers == 0:
+        if n_gpu_layers == 0 or not C.llama_supports_gpu_offload():
             # On the CPU, llama.cpp's flash-attention kernel makes each token's attention several
             # times slower over long contexts (a step of 4 particles after 2,048 tokens: 1.86 s with
             # it, 0.55 s without; 8 samples after a 1,470-token prompt: 8.3 s vs 6.1 s), for ~10%

@@ -28,13 +28,15 @@ from h2ogpt.backends.base import (
     TextDelta,
 )
 from h2ogpt.backends.remote.parsing import (
+    IMAGE_TOKENS,
     StreamCollector,
+    chat_content,
     continuation_score,
     estimate_tokens,
     sampling_body,
     server_message,
 )
-from h2ogpt.backends.remote.spec import ServerSpec, parse_inference_server
+from h2ogpt.backends.remote.spec import REMOTE_KINDS, ServerSpec, parse_inference_server
 from h2ogpt.errors import RequestError, UpstreamError
 from h2ogpt.settings import Settings
 
@@ -90,7 +92,10 @@ class RemoteBackend(OptionalPrimitives):
         )
         # a server's own prefix cache does the sharing; step search re-sends prompt + steps
         self.capabilities = Capabilities(
-            raw_continuation=not spec.chat_native, logprobs=True, json_object=True
+            raw_continuation=not spec.chat_native,
+            logprobs=True,
+            json_object=True,
+            vision=REMOTE_KINDS[spec.kind].vision,
         )
 
     @classmethod
@@ -295,9 +300,14 @@ class RemoteBackend(OptionalPrimitives):
     ) -> Iterator[TextDelta | Completion]:
         """``n`` answers to ``messages`` from /chat/completions (the server's chat template)."""
         _check_n(n)
-        messages = [{"role": m["role"], "content": m["content"]} for m in messages]
-        estimate = sum(estimate_tokens(m["content"]) + MESSAGE_OVERHEAD_TOKENS for m in messages)
-        return self._samples(True, {"messages": messages}, params, n, estimate)
+        estimate = sum(
+            estimate_tokens(m["content"])
+            + MESSAGE_OVERHEAD_TOKENS
+            + IMAGE_TOKENS * len(m.get("images") or ())
+            for m in messages
+        )
+        body = [{"role": m["role"], "content": chat_content(m)} for m in messages]
+        return self._samples(True, {"messages": body}, params, n, estimate)
 
     def sample(self, prompt: str, params: SamplingParams, n: int = 1) -> list[Completion]:
         done = [e for e in self.stream(prompt, params, n) if isinstance(e, Completion)]

@@ -29,6 +29,21 @@ def estimate_tokens(text: str) -> int:
     return math.ceil(len(text) / CHARS_PER_TOKEN)
 
 
+IMAGE_TOKENS = 256  # a rough guess of what one image costs a vision model's context
+
+
+def chat_content(message: Any) -> Any:
+    """A message's OpenAI content: its text, or with images (objects with ``data_url()`` and
+    ``detail``) a list of parts, the images in order after the text."""
+    images = message.get("images") or ()
+    if not images:
+        return message["content"]
+    parts: list[dict[str, Any]] = [{"type": "text", "text": message["content"]}] if message["content"] else []
+    for image in images:
+        parts.append({"type": "image_url", "image_url": {"url": image.data_url(), "detail": image.detail}})
+    return parts
+
+
 def sampling_body(params: SamplingParams, n: int, *, chat: bool, logprobs: bool, extensions: bool) -> dict:
     """The request fields for ``params``. ``logprobs``: ask for the chosen tokens'
     log-probabilities even when ``params.top_logprobs`` is 0. ``extensions``: the server

@@ -24,16 +24,17 @@ class ServerKind:
     chat_native: bool  # True: the server renders chats (/v1/chat/completions)
     default_url: str = ""  # used when nothing follows ``kind:``; empty: a URL is required
     openai_key: bool = False  # True: OPENAI_API_KEY is required for the default URL
+    vision: bool = False  # True: its chat endpoint takes OpenAI image_url parts (vision models)
 
 
 REMOTE_KINDS: dict[str, ServerKind] = {
     "vllm": ServerKind(chat_native=False),
-    "vllm_chat": ServerKind(chat_native=True),
+    "vllm_chat": ServerKind(chat_native=True, vision=True),
     "openai": ServerKind(chat_native=False, default_url=OPENAI_URL, openai_key=True),
-    "openai_chat": ServerKind(chat_native=True, default_url=OPENAI_URL, openai_key=True),
-    "ollama": ServerKind(chat_native=True, default_url="http://localhost:11434/v1"),
+    "openai_chat": ServerKind(chat_native=True, default_url=OPENAI_URL, openai_key=True, vision=True),
+    "ollama": ServerKind(chat_native=True, default_url="http://localhost:11434/v1", vision=True),
     "tgi": ServerKind(chat_native=True),
-    OPENAI_COMPATIBLE: ServerKind(chat_native=True),
+    OPENAI_COMPATIBLE: ServerKind(chat_native=True, vision=True),
 }
 
 SYNTAX_HELP = (
