@@ -13,6 +13,8 @@ import gradio as gr
 from gradio_utils.chat_view import ChatHandlers, layout_chat, wire_chat
 from gradio_utils.context import UiContext
 from gradio_utils.documents_view import DocumentsHandlers, layout_documents, wire_documents
+from gradio_utils.image_attach import CSS as IMAGES_CSS
+from gradio_utils.image_attach import PASTE_JS
 from gradio_utils.images_view import images_tab
 from gradio_utils.saved_chats_view import (
     SavedChatsHandlers,
@@ -42,6 +44,7 @@ CSS = (
 a.citation { text-decoration: none; font-weight: 600; }
 """
     + VOICE_CSS
+    + IMAGES_CSS
 )
 
 
@@ -57,7 +60,9 @@ def build_ui(ctx: UiContext) -> gr.Blocks:
             sidebar = layout_saved_chats(__version__)
         with gr.Tab("Chat", id="chat"):
             chat_panel = layout_chat(ctx)
-        chat = ChatHandlers(ctx, chat_panel.question, conversations, chat_id, chat_panel.controls)
+        chat = ChatHandlers(
+            ctx, chat_panel.question, conversations, chat_id, chat_panel.controls, chat_panel.attach
+        )
         voice = VoiceHandlers(chat_panel.voice)
         then_saved = dict(fn=saved.choices, inputs=[chat_id], outputs=[sidebar.saved_list])
         wire_chat(chat_panel, chat, sidebar.new_chat, then_saved, voice)
@@ -68,6 +73,7 @@ def build_ui(ctx: UiContext) -> gr.Blocks:
             return saved.choices(request), _user_line(ctx, request)
 
         demo.load(on_load, None, [sidebar.saved_list, sidebar.user_line])
+        demo.load(None, None, None, js=PASTE_JS)
         if ctx.documents is not None:
             with gr.Tab("Documents", id="documents"):
                 docs_panel = layout_documents()

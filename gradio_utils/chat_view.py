@@ -1,6 +1,6 @@
-"""The Chat tab: chatbots (one per model), the question box and its buttons, the
-generation mode (scaling) and the Expert panel. Handlers only build an AnswerRequest,
-stream the pipeline's events through ``answering`` and render them."""
+"""The Chat tab: chatbots (one per model), the question box, its attached images and its
+buttons, the generation mode (scaling) and the Expert panel. Handlers only build an
+AnswerRequest, stream the pipeline's events through ``answering`` and render them."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from pydantic import ValidationError
 
 from gradio_utils.chat_controls import ChatControls, build_controls, request_fields
 from gradio_utils.context import UiContext
+from gradio_utils.image_attach import attach_box, attached_images, image_count
 from gradio_utils.render import Message, chatbot_messages
 from gradio_utils.streaming import stream_answers
 from gradio_utils.voice_view import VoiceHandlers, VoicePanel, VoiceSupport
 from h2ogpt.request import AnswerRequest
+from h2ogpt.vision.images import ImageError, ImageLimits
 
 
 def render_all(conversations: list[list[Message]], progress=None) -> list[list[Message]]:
@@ -29,7 +31,8 @@ class ChatHandlers:
     """Send, Stop, Regenerate, Undo and Clear for the chatbots of one page.
 
     Send and Regenerate receive ``{component: value}`` (inputs given as a set), so the
-    many controls need no long parameter list.
+    many controls need no long parameter list. Their outputs are (question box, conversations,
+    chat id, *chatbots, attach box).
     """
 
     def __init__(
@@ -39,15 +42,17 @@ class ChatHandlers:
         conversations: gr.State,
         chat_id: gr.State,
         controls: ChatControls,
+        attach: gr.File,
     ) -> None:
         self.ctx = ctx
         self.question = question
+        self.attach = attach
         self.conversations = conversations
         self.chat_id = chat_id
         self.controls = controls
 
     def inputs(self) -> set:
-        return {self.question, self.conversations, self.chat_id, *self.controls.components()}
+        return {self.question, self.attach, self.conversations, self.chat_id, *self.controls.components()}
 
     def empty(self) -> list[list[Message]]:
         return [[] for _ in self.ctx.pipelines]
@@ -58,31 +63,43 @@ class ChatHandlers:
     def ask(self, data: dict, request: gr.Request):
         """Stream every model's answer to the question; save the chat when done.
 
-        Yields (question box, conversations, chat id, *chatbots).
+        Yields (question box, conversations, chat id, *chatbots, attach box). Attached
+        images that cannot be used are a warning, and nothing is sent or saved.
         """
         question = (data[self.question] or "").strip()
+        files = data[self.attach]
         conversations, chat_id = self._conversations(data), data[self.chat_id]
-        if not question:
+        if not question and not files:
             gr.Warning("Type a question first.")
-            yield ("", conversations, chat_id, *render_all(conversations))
+            yield ("", conversations, chat_id, *render_all(conversations), gr.skip())
+            return
+        try:
+            limits = ImageLimits.from_settings(self.ctx.settings)
+            images = attached_images(files, limits, already=image_count(conversations[0]))
+        except ImageError as exc:
+            gr.Warning(f"Not sent: {exc}")
+            yield (data[self.question], conversations, chat_id, *render_all(conversations), gr.skip())
             return
         for conversation in conversations:
-            conversation.append({"role": "user", "content": question})
-        yield from self._answer(conversations, chat_id, data, request)
+            message = {"role": "user", "content": question}
+            if images:
+                message["images"] = images
+            conversation.append(message)
+        yield from self._answer(conversations, chat_id, data, request, clear_attach=bool(files))
 
     def regenerate(self, data: dict, request: gr.Request):
         """Answer the last question again (its old answers are replaced)."""
         conversations, chat_id = self._conversations(data), data[self.chat_id]
         if not any(c and c[-1]["role"] == "assistant" for c in conversations):
             gr.Warning("There is no answer to regenerate yet.")
-            yield ("", conversations, chat_id, *render_all(conversations))
+            yield ("", conversations, chat_id, *render_all(conversations), gr.skip())
             return
         for conversation in conversations:
             if conversation and conversation[-1]["role"] == "assistant":
                 conversation.pop()
         yield from self._answer(conversations, chat_id, data, request)
 
-    def _answer(self, conversations, chat_id, data: dict, request: gr.Request):
+    def _answer(self, conversations, chat_id, data: dict, request: gr.Request, clear_attach: bool = False):
         user = self.ctx.user(request)
         stop = self.ctx.stop_event(request)
         stop.clear()
@@ -95,17 +112,20 @@ class ChatHandlers:
             stream = stream_answers(self.ctx.pipelines, conversations, make_request, user.documents, stop)
             for answers in stream:
                 progress = [a.progress for a in answers]
-                yield ("", conversations, chat_id, *render_all(conversations, progress))
+                attach = None if clear_attach else gr.skip()  # sent: the attach box empties once
+                clear_attach = False
+                yield ("", conversations, chat_id, *render_all(conversations, progress), attach)
         except (ValidationError, ValueError) as exc:
             message = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
             gr.Warning(f"Not sent: {message}")
             for conversation in conversations:
                 if conversation and conversation[-1]["role"] == "user":
                     conversation.pop()
-            yield ("", conversations, chat_id, *render_all(conversations))
+            yield ("", conversations, chat_id, *render_all(conversations), gr.skip())
             return
         saved = self.ctx.chats.save(user.name, _saved_messages(conversations), chat_id=chat_id)
-        yield ("", conversations, saved.id, *render_all(conversations))
+        attach = None if clear_attach else gr.skip()
+        yield ("", conversations, saved.id, *render_all(conversations), attach)
 
     def stop(self, request: gr.Request) -> None:
         self.ctx.stop_event(request).set()
@@ -139,6 +159,7 @@ class ChatPanel:
 
     chatbots: list[gr.Chatbot]
     question: gr.Textbox
+    attach: gr.File
     send: gr.Button
     stop: gr.Button
     regenerate: gr.Button
@@ -175,13 +196,14 @@ def layout_chat(ctx: UiContext) -> ChatPanel:
         )
         send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
         stop = gr.Button("Stop", variant="stop", scale=1, elem_id="stop")
+    attach = attach_box()
     voice = VoicePanel(VoiceSupport.for_settings(ctx.settings), ctx.settings)
     with gr.Row():
         regenerate = gr.Button("Regenerate", size="sm", elem_id="regenerate")
         undo = gr.Button("Undo", size="sm", elem_id="undo")
         clear = gr.Button("Clear", size="sm", elem_id="clear")
     controls = build_controls(ctx, expert_extra=voice.expert)
-    return ChatPanel(chatbots, question, send, stop, regenerate, undo, clear, controls, voice)
+    return ChatPanel(chatbots, question, attach, send, stop, regenerate, undo, clear, controls, voice)
 
 
 def wire_chat(
@@ -191,7 +213,7 @@ def wire_chat(
     arguments) refreshes the saved-chats list after each. With auto-speak on, answers are
     also spoken as they stream (``voice``)."""
     chat_state = [chat.conversations, chat.chat_id]
-    answer_outputs = [panel.question, *chat_state, *panel.chatbots]
+    answer_outputs = [panel.question, *chat_state, *panel.chatbots, panel.attach]
     inputs = chat.inputs() | panel.voice.answer_inputs()
     outputs = answer_outputs + panel.voice.answer_outputs()
     ask = voice.speaking(chat.ask, chat.conversations, len(answer_outputs))

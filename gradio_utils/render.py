@@ -2,9 +2,9 @@
 
 A conversation is kept as plain message dicts (what ``ChatStore`` saves)::
 
-    {"role": "user", "content": "..."}
+    {"role": "user", "content": "...", "images": [ImageInput JSON, ...]}
     {"role": "assistant", "content": "... [1]", "model": "...", "sources": [...],
-     "scaling": {...}, "stopped": bool, "error": bool}
+     "scaling": {...}, "vision": {...}, "stopped": bool, "error": bool}
 
 The model sees only the role and content of the messages that are not errors; the
 chatbot shows the answer with its ``[n]`` citations linked to the sources listed under
@@ -18,6 +18,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from gradio_utils.image_attach import images_of, images_read_html, user_content
 from h2ogpt.documents.citations import CitedSource, source_label
 from h2ogpt.request import ChatMessage
 from h2ogpt.scaling.types import ScalingProgress, ScalingResult
@@ -62,8 +63,10 @@ def model_history(conversation: Sequence[Message]) -> list[ChatMessage]:
         following = conversation[index + 1] if index + 1 < len(conversation) else {}
         if message.get("error") or (message["role"] == "user" and following.get("error")):
             continue
-        if message["role"] in ("user", "assistant"):
-            history.append(ChatMessage(role=message["role"], content=message["content"]))
+        if message["role"] == "user":
+            history.append(ChatMessage(role="user", content=message["content"], images=images_of(message)))
+        elif message["role"] == "assistant":
+            history.append(ChatMessage(role="assistant", content=message["content"]))
     return history
 
 
@@ -98,10 +101,14 @@ def sources_html(sources: Sequence[dict[str, Any]], anchor: str) -> str:
 
 
 def answer_content(message: Message, anchor: str) -> str:
-    """An assistant message as shown: linked citations, the sources, a stop/error note."""
+    """An assistant message as shown: how the question's images were read, linked citations,
+    the sources, a stop/error note."""
     text = message.get("content", "")
     if message.get("error"):
         return f"**Error:** {text}"
+    read = images_read_html(message.get("vision"))
+    if read:
+        text = f"{read}\n\n{text}"
     sources = message.get("sources") or []
     if sources:
         text = linked_citations(text, anchor, {int(s["number"]) for s in sources})
@@ -167,7 +174,7 @@ def chatbot_messages(
     shown: list[Message] = []
     for index, message in enumerate(conversation):
         if message["role"] == "user":
-            shown.append({"role": "user", "content": message["content"]})
+            shown.append({"role": "user", "content": user_content(message)})
             continue
         if message.get("scaling"):
             shown.append(

@@ -8,9 +8,10 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
+from gradio_utils.image_attach import vision_record
 from gradio_utils.render import Message, model_history, scaling_record, source_record
 from h2ogpt.answering.pipeline import Pipeline
-from h2ogpt.events import ErrorEvent, Event, FinalAnswer, SourcesFound, TokenDelta
+from h2ogpt.events import ErrorEvent, Event, FinalAnswer, ImagesRead, SourcesFound, TokenDelta
 from h2ogpt.request import AnswerRequest
 from h2ogpt.scaling.types import ScalingProgress
 
@@ -32,6 +33,8 @@ def _apply(answering: Answering, event: Event) -> None:
         message["content"] += event.text
     elif isinstance(event, SourcesFound):
         message["sources"] = [source_record(s) for s in event.sources]
+    elif isinstance(event, ImagesRead):
+        message["vision"] = vision_record(event)
     elif isinstance(event, ScalingProgress):
         answering.progress = event
     elif isinstance(event, FinalAnswer):
@@ -40,6 +43,8 @@ def _apply(answering: Answering, event: Event) -> None:
             message["sources"] = [source_record(s) for s in event.sources]
         if event.scaling is not None:
             message["scaling"] = scaling_record(event.scaling)
+        if event.images is not None:
+            message["vision"] = vision_record(event.images)
         answering.progress = None
         answering.finished = True
     elif isinstance(event, ErrorEvent):

@@ -124,6 +124,7 @@ class DocumentLibrary:
         ``passwords``: for encrypted files, keyed as the loaders' ``load_paths`` expects."""
         from h2ogpt.documents.ingest import Ingestor
         from h2ogpt.documents.loaders.audio import transcription_settings
+        from h2ogpt.documents.loaders.captions import captioning
 
         ref = self.registry.resolve(collection, user)
         if user and not self.registry.exists(ref):
@@ -133,7 +134,8 @@ class DocumentLibrary:
         ingestor = Ingestor(
             opened, self.embedder, self.chunker, loader, progress, show_progress, self.batch_chunks, passwords
         )
-        with transcription_settings(self.settings):  # audio files are transcribed with these
+        # audio files are transcribed, and images captioned (--visible_vision_models), with these
+        with transcription_settings(self.settings), captioning(self.settings):
             return ingestor.run(items)
 
     def ingest_uploads(

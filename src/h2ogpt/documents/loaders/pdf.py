@@ -52,13 +52,16 @@ def _title(reader: PdfReader) -> str | None:
 
 
 def _ocr_page(page, source: Source, number: int) -> str:
-    """Text of the images of a page without a text layer ('' when OCR is unavailable)."""
+    """Text of the images of a page without a text layer ('' when OCR is unavailable), with
+    their vision-model descriptions when captioning."""
+    from h2ogpt.documents.loaders.captions import with_caption
     from h2ogpt.documents.loaders.ocr import OcrUnavailable, image_text
 
     texts = []
     for image in page.images:
         try:
-            texts.append(image_text(image.image))
+            picture = image.image
+            texts.append(with_caption(image_text(picture), picture, f"{source.name}#page={number}"))
         except OcrUnavailable as exc:
             log.warning("%s page %d has no text layer and cannot be OCRed: %s", source.name, number, exc)
             return ""
