@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 from PIL import Image
 
+from h2ogpt.answering.model_lock import locked_models
 from h2ogpt.cli.flags import build_settings
 from h2ogpt.errors import ConfigError
 from h2ogpt.request import AnswerRequest, ChatMessage
 from h2ogpt.settings import Settings
 from h2ogpt.vision.images import ImageError, ImageInput, ImageLimits, check_images, load_image
+from h2ogpt.vision.server import vision_server
 from h2ogpt.vision.sources import data_url_bytes, image_files
 from support.fake_vision import png
 
@@ -111,3 +114,21 @@ def test_vision_model_flag_is_checked():
         ConfigError, match=r"--visible_vision_models=vllm:http://x/v1: a vision model must be served"
     ):
         build_settings(["--visible_vision_models=vllm:http://x/v1"], environ={})
+
+
+def test_vision_model_may_be_a_served_model_lock_entry():
+    """h2oGPT's other form: --visible_vision_models names a --model_lock model (name or base_model)."""
+    lock = json.dumps(
+        [
+            {"name": "chat", "base_model": "llama"},
+            {"name": "eyes", "inference_server": "vllm_chat:http://127.0.0.1:8001/v1"},
+        ]
+    )
+    settings = Settings(model_lock=lock, visible_vision_models="eyes")
+    assert vision_server(settings).base_url == "http://127.0.0.1:8001/v1"
+    compared = [own for _, own in locked_models(settings)]  # each model keeps the vision model
+    assert [vision_server(own).base_url for own in compared] == ["http://127.0.0.1:8001/v1"] * 2
+    with pytest.raises(ConfigError, match=r"--visible_vision_models=chat: .*runs on this machine"):
+        build_settings([f"--model_lock={lock}", "--visible_vision_models=chat"], environ={})
+    with pytest.raises(ConfigError, match=r"--visible_vision_models=glasses: .*--model_lock entry"):
+        build_settings([f"--model_lock={lock}", "--visible_vision_models=glasses"], environ={})

@@ -4,6 +4,7 @@ the embedded local model, or OCR of printed text when no model can see."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -88,10 +89,16 @@ def test_a_vision_model_describes_the_images_for_a_model_that_cannot_see(vision,
 def test_scaled_candidates_share_one_description(vision, settings, backend):
     described = settings.model_copy(update={"visible_vision_models": f"vllm_chat:{vision.url}"})
     request = AnswerRequest.from_prompt(
-        "Which colour?", images=[RED], max_new_tokens=6, scaling_algorithm="self-consistency", budget=3
+        "Which colour?",
+        images=[RED],
+        max_new_tokens=6,
+        scaling_algorithm="self-consistency",
+        budget=3,
+        seed=1,
     )
     events = run(Pipeline(described, backend), request)
-    assert events[-1].scaling is not None and len(events[-1].scaling.candidates) == 3
+    # self-consistency may stop early once its votes agree: at least two candidates shared the description
+    assert events[-1].scaling is not None and len(events[-1].scaling.candidates) >= 2
     assert len(vision.image_requests()) == 1  # described once, seen by every candidate
 
 
@@ -134,3 +141,11 @@ def test_a_failing_vision_model_is_named(vision, settings, backend):
     assert isinstance(events[-1], ErrorEvent)
     assert "the vision model (--visible_vision_models) failed" in events[-1].message
     assert "model overloaded" in events[-1].message
+
+
+def test_the_vision_model_may_be_named_by_its_model_lock_entry(vision, settings, backend):
+    lock = json.dumps([{"name": "eyes", "inference_server": f"vllm_chat:{vision.url}"}])
+    named = settings.model_copy(update={"model_lock": lock, "visible_vision_models": "eyes"})
+    request = AnswerRequest.from_prompt("What colour is this?", images=[BLUE], max_new_tokens=4)
+    _, read = Pipeline(named, backend).images.prepare(request)
+    assert (read.how, read.texts) == ("described", ("Image 1: a blue image, 32x48.",))

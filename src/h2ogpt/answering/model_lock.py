@@ -10,6 +10,7 @@ import json
 
 from h2ogpt.errors import ConfigError
 from h2ogpt.settings import Settings
+from h2ogpt.vision.server import standalone_flag
 
 MAX_MODELS = 4
 MODEL_KEYS = frozenset(
@@ -49,7 +50,8 @@ def locked_models(settings: Settings) -> list[tuple[str | None, Settings]]:
             )
         fields = {k: v for k, v in entry.items() if k != "name"}
         try:
-            model_settings = Settings.model_validate({**settings.model_dump(), **fields, "model_lock": ""})
+            own = {**fields, "model_lock": "", "visible_vision_models": standalone_flag(settings)}
+            model_settings = Settings.model_validate({**settings.model_dump(), **own})
         except ValueError as exc:
             raise ConfigError(f"--model_lock: model {number}: {exc}") from None
         models.append((entry.get("name"), model_settings))

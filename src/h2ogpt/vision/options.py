@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from h2ogpt.backends.remote.spec import REMOTE_KINDS, parse_inference_server
 from h2ogpt.errors import ConfigError
+from h2ogpt.vision.server import vision_server
 
 MB = 1024 * 1024
-VISION_KINDS = tuple(kind for kind, server in REMOTE_KINDS.items() if server.vision)
 
 
 class VisionOptions(BaseModel):
@@ -20,8 +19,9 @@ class VisionOptions(BaseModel):
         "",
         description="A served vision model that looks at the images of a question when the chat model "
         "cannot: vllm_chat:URL, openai_chat:[URL], ollama:[URL] or a bare http(s)://host:port/v1 (the "
-        "--inference_server syntax). Its description of the images is given to the chat model. Empty: "
-        "a chat model that cannot see gets the images' OCR text.",
+        "--inference_server syntax), or the name (or base_model) of a served --model_lock entry. Its "
+        "description of the images is given to the chat model. Empty: a chat model that cannot see gets "
+        "the images' OCR text.",
     )
     allow_image_urls: bool = Field(
         False,
@@ -39,18 +39,11 @@ class VisionOptions(BaseModel):
         "several: --image=a.png --image=b.jpg).",
     )
 
-    @field_validator("visible_vision_models")
-    @classmethod
-    def _vision_server(cls, value: str) -> str:
-        value = value.strip()
-        if value:
-            try:
-                spec = parse_inference_server(value)
-            except ConfigError as exc:
-                raise ValueError(str(exc).split(": ", 1)[-1]) from None
-            if spec.kind not in VISION_KINDS:
-                raise ValueError(
-                    f"a vision model must be served on a chat endpoint that takes images: use "
-                    f"{', '.join(k + ':URL' for k in VISION_KINDS[:3])} or a bare http(s) URL, not {spec.kind}:"
-                )
-        return value
+    @model_validator(mode="after")
+    def _vision_server(self) -> VisionOptions:
+        """--visible_vision_models names a usable server or a served --model_lock model."""
+        try:
+            vision_server(self)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return self

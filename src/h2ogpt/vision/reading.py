@@ -28,6 +28,7 @@ from h2ogpt.errors import H2OGPTError, UpstreamError
 from h2ogpt.events import Event, FinalAnswer, ImagesRead, TokenDelta
 from h2ogpt.request import AnswerRequest, ChatMessage
 from h2ogpt.vision.images import ImageInput, ImageLimits, check_images, decoded
+from h2ogpt.vision.server import vision_server
 
 if TYPE_CHECKING:
     from h2ogpt.settings import Settings
@@ -69,17 +70,13 @@ class ImageReader:
 
     def _separate_vision_model(self) -> bool:
         """A vision model is configured and it is not the chat model's own server."""
-        server = self.settings.visible_vision_models.strip()
-        if not server:
+        spec = vision_server(self.settings)
+        if spec is None:
             return False
         if self._chat_model_sees() and self.settings.inference_server.strip():
             from h2ogpt.backends.remote.spec import parse_inference_server
 
-            same = (
-                parse_inference_server(server).base_url
-                == parse_inference_server(self.settings.inference_server).base_url
-            )
-            return not same
+            return spec.base_url != parse_inference_server(self.settings.inference_server).base_url
         return True
 
     def vision_backend(self) -> Backend:
@@ -87,9 +84,9 @@ class ImageReader:
         with self._lock:
             if self._vision is None:
                 from h2ogpt.backends.remote.backend import RemoteBackend
-                from h2ogpt.backends.remote.spec import parse_inference_server
 
-                spec = parse_inference_server(self.settings.visible_vision_models)
+                spec = vision_server(self.settings)
+                assert spec is not None  # only asked for when one is configured
                 try:
                     self._vision = RemoteBackend(spec)
                 except H2OGPTError as exc:

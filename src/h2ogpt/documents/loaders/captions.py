@@ -39,7 +39,10 @@ class Captioner:
     """Captions the images of one ingest with the vision model of ``settings``."""
 
     def __init__(self, settings: Any) -> None:
+        from h2ogpt.vision.server import vision_server
+
         self.server = (getattr(settings, "visible_vision_models", "") or "").strip()
+        self._spec = vision_server(settings) if self.server else None
         self._backend: Backend | None = None
         self._failed = False
         self._lock = threading.Lock()
@@ -52,9 +55,9 @@ class Captioner:
         with self._lock:
             if self._backend is None:
                 from h2ogpt.backends.remote.backend import RemoteBackend
-                from h2ogpt.backends.remote.spec import parse_inference_server
 
-                self._backend = RemoteBackend(parse_inference_server(self.server), max_retries=1)
+                assert self._spec is not None  # only asked for when captioning is enabled
+                self._backend = RemoteBackend(self._spec, max_retries=1)
             return self._backend
 
     def caption(self, image: Image.Image, name: str) -> str:
