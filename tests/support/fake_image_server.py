@@ -24,16 +24,15 @@ import asyncio
 import base64
 import hashlib
 import io
-import socket
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from PIL import Image
+
+from support.loopback import LoopbackServer
 
 MISBEHAVE = "misbehave:"
 SLOW_SECONDS = 3.0
@@ -120,15 +119,15 @@ def build_app(state: FakeImageState) -> FastAPI:
     return app
 
 
-class FakeImageServer:
+class FakeImageServer(LoopbackServer):
     """The fake image server, run by uvicorn in a thread on 127.0.0.1 at a free port."""
 
+    label = "fake image server"
+
     def __init__(self) -> None:
+        super().__init__()
         self.state = FakeImageState()
         self.app = build_app(self.state)
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self.port = 0
 
     @property
     def url(self) -> str:
@@ -138,33 +137,3 @@ class FakeImageServer:
     def flag(self) -> str:
         """The ``--image_server`` value that points at this server."""
         return f"openai:{self.url}"
-
-    def start(self) -> FakeImageServer:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1, access_log=False
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the fake image server did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def __enter__(self) -> FakeImageServer:
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()

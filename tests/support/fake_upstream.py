@@ -22,15 +22,14 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import socket
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+
+from support.loopback import LoopbackServer
 
 MODEL_ID = "fake-model"
 MAX_MODEL_LEN = 2048
@@ -315,15 +314,15 @@ def _chunks(body: dict, samples: list[dict], chat: bool):
             yield {"choices": [choice]}
 
 
-class FakeUpstream:
+class FakeUpstream(LoopbackServer):
     """The fake server, run by uvicorn in a thread on 127.0.0.1 at a free port."""
 
+    label = "fake upstream server"
+
     def __init__(self) -> None:
+        super().__init__()
         self.state = FakeState()
         self.app = build_app(self.state)
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self.port = 0
 
     @property
     def url(self) -> str:
@@ -335,27 +334,3 @@ class FakeUpstream:
         for name in fresh.__dataclass_fields__:
             setattr(self.state, name, getattr(fresh, name))
         return self.state
-
-    def start(self) -> FakeUpstream:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1, access_log=False
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the fake upstream server did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
