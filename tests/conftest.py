@@ -22,6 +22,9 @@ from h2ogpt.backends.transformers.loading import converted_gguf_dir
 from h2ogpt.settings import Settings
 from support import netguard
 
+# fixtures that test modules also import helpers from: registered before any module imports them
+pytest_plugins = ["support.api_fixtures", "support.speech"]
+
 netguard.install()
 
 

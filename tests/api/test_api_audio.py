@@ -22,7 +22,7 @@ from support.api_fixtures import API_KEYS, start
 from support.paths import SHARED_DATA
 from support.speech import SENTENCES, word_error_rate, words
 
-pytest_plugins = ["support.api_fixtures", "support.speech"]
+pytest_plugins = ["support.api_fixtures"]
 
 STT_MODEL = "whisper-tiny.en"
 TTS_MODEL = "piper-en_US-joe-medium"

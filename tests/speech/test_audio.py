@@ -13,8 +13,6 @@ from h2ogpt.speech import AUDIO_SUFFIXES, OUTPUT_FORMATS, Audio, AudioError, dec
 from h2ogpt.speech.audio import AudioStreamEncoder, resample
 from support.speech import SENTENCES, word_error_rate
 
-pytest_plugins = ["support.speech"]
-
 # suffix -> (container, audio codec, audio rate, with a video track)
 CONTAINERS = {
     ".wav": ("wav", "pcm_s16le", 22050, False),

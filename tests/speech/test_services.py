@@ -16,8 +16,6 @@ from h2ogpt.speech import Audio, SpeechUnavailable, Transcript, decode_audio, en
 from h2ogpt.speech.specs import SpeechEngineSpec, SpeechRequestError
 from support.speech import SENTENCES, word_error_rate
 
-pytest_plugins = ["support.speech"]
-
 
 def test_transcribe_takes_audio_bytes_or_a_path(speech, spoken_sentences):
     path = spoken_sentences[0]

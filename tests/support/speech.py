@@ -113,7 +113,7 @@ def word_error_rate(references: list[str], hypotheses: list[str]) -> float:
     return errors / max(total, 1)
 
 
-# --- fixtures (load with ``pytest_plugins = ["support.speech"]``) ------------------------------
+# --- fixtures (registered for every test by tests/conftest.py) ------------------------------
 
 
 @pytest.fixture(scope="session")
