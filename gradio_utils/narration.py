@@ -7,48 +7,18 @@ sentences are spoken. The browser only needs the clip files, so nothing here kno
 
 from __future__ import annotations
 
-import io
 import logging
 import queue
-import re
 import threading
-import wave
 from collections import OrderedDict
 from collections.abc import Callable
 
-import numpy as np
-
-from h2ogpt.speech import SpeechServices, split_sentences
+from h2ogpt.speech import SentenceFeed, SpeechServices, encode_audio
 
 log = logging.getLogger(__name__)
 
 MAX_SESSIONS = 10_000  # browser sessions whose current narration is kept (the oldest are dropped)
 _END = object()
-
-_CITATION = re.compile(r"\s*\[\d{1,3}\]")
-_HTML_TAG = re.compile(r"<[^>]+>")
-_MARKUP = re.compile(r"[*_`#>|~]+")
-
-
-def speakable(text: str) -> str:
-    """The words of an answer as they should be read aloud: no citation marks, HTML or
-    Markdown symbols."""
-    text = _CITATION.sub("", text)
-    text = _HTML_TAG.sub(" ", text)
-    text = _MARKUP.sub(" ", text)
-    return re.sub(r"[ \t]+", " ", text).strip()
-
-
-def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
-    """Mono int16 samples as a complete WAV file (its header gives the real length, so the
-    browser knows the clip's duration)."""
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(sample_rate)
-        out.writeframes(np.asarray(samples, dtype=np.int16).tobytes())
-    return buffer.getvalue()
 
 
 class Narrator:
@@ -71,7 +41,7 @@ class Narrator:
         self.voice, self.speed = voice, speed
         self.clips: list[str] = []
         self.error: str | None = None
-        self._spoken_upto = 0  # characters of the text already queued
+        self._feed = SentenceFeed()
         self._ended = False
         self._sentences: queue.Queue = queue.Queue()
         self._cancelled = threading.Event()
@@ -83,13 +53,7 @@ class Narrator:
         it, and the narration ends after it)."""
         if self._ended:
             return
-        text = speakable(text)
-        if len(text) < self._spoken_upto:  # the text was replaced (an error): speak no more
-            self._spoken_upto = len(text)
-        pieces = split_sentences(text[self._spoken_upto :])
-        finished = pieces if final else pieces[:-1]
-        for sentence in finished:
-            self._spoken_upto = text.index(sentence, self._spoken_upto) + len(sentence)
+        for sentence in self._feed.ready(text, final=final):
             self._sentences.put(sentence)
         if final:
             self._ended = True
@@ -118,7 +82,7 @@ class Narrator:
                 return
             try:
                 samples = self.services.synthesize(sentence, voice=self.voice, speed=self.speed)
-                clip = self.save_clip(wav_bytes(samples, self.services.tts_sample_rate))
+                clip = self.save_clip(encode_audio(samples, self.services.tts_sample_rate, "wav"))
             except Exception as exc:  # shown to the user: a narration never fails silently
                 log.warning(
                     "speaking failed: %s", exc, exc_info=not isinstance(exc, ValueError | RuntimeError)

@@ -21,9 +21,9 @@ from typing import Any
 import gradio as gr
 from gradio import processing_utils
 
-from gradio_utils.narration import Narrations, Narrator, speakable
+from gradio_utils.narration import Narrations, Narrator
 from h2ogpt.settings import Settings
-from h2ogpt.speech import AudioError, SpeechServices, SpeechUnavailable, speech_services
+from h2ogpt.speech import AudioError, SpeechServices, SpeechUnavailable, speakable, speech_services
 
 log = logging.getLogger(__name__)
 

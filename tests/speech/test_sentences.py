@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from h2ogpt.speech import split_sentences
+from h2ogpt.speech import SentenceFeed, split_sentences
 
 CASES = [
     ("Hello there. How are you? I am fine!", ["Hello there.", "How are you?", "I am fine!"]),
@@ -39,3 +39,12 @@ def test_split_sentences(text, expected):
 )
 def test_nothing_is_dropped(text):
     assert re.sub(r"\s", "", "".join(split_sentences(text))) == re.sub(r"\s", "", text)
+
+
+def test_a_sentence_feed_hands_out_each_finished_sentence_once():
+    feed = SentenceFeed()
+    assert feed.ready("Hello there [1]. How are") == ["Hello there."]  # the growing one waits
+    assert feed.ready("Hello there [1]. How are you? I am") == ["How are you?"]
+    assert feed.ready("Hello there [1]. How are you? I am **fine**", final=True) == ["I am fine"]
+    feed.restart()
+    assert feed.ready("Another answer. Done", final=True) == ["Another answer.", "Done"]

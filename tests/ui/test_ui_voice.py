@@ -18,12 +18,12 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from gradio_utils.app import launch_ui
-from gradio_utils.narration import Narrator, speakable
+from gradio_utils.narration import Narrator
 from gradio_utils.voice_view import VoiceHandlers, VoicePanel, VoiceSupport
 from h2ogpt.answering.pipeline import Pipeline
 from h2ogpt.backends.selection import create_backend
 from h2ogpt.settings import Settings
-from h2ogpt.speech import decode_audio, speech_services
+from h2ogpt.speech import decode_audio, speakable, speech_services
 from support.fake_upstream import FakeUpstream
 from support.ui_driver import ANSWER_TIMEOUT_MS, ask, bot_messages, free_port, wait_until_saved
 

@@ -27,7 +27,6 @@ NO_OUTPUT = (
     "[--speak: no audio output found (no sound card or sound server for paplay, pw-play, aplay, "
     "afplay or ffplay): answers are printed only]"
 )
-_CITATION = re.compile(r"\s*\[\d{1,3}\]")
 _PROBE_SECONDS = 5
 
 
@@ -109,11 +108,13 @@ class Speaker:
     """
 
     def __init__(self, services: Any, player: Player, speed: float = 1.0) -> None:
+        from h2ogpt.speech import SentenceFeed
+
         self.services = services
         self.player = player
         self.speed = speed
         self._text = ""
-        self._sent = 0  # sentences of the current answer already queued
+        self._feed = SentenceFeed()  # which sentences of the current answer are queued
         self._answer = 0  # bumped by stop(): work queued for an earlier answer is dropped
         self._sentences: queue.Queue[tuple[int, str] | None] = queue.Queue()
         self._clips: queue.Queue[tuple[int, bytes] | None] = queue.Queue()
@@ -134,7 +135,7 @@ class Speaker:
         has been spoken (Ctrl-C stops speaking)."""
         if text is not None:
             if not text.startswith(self._text):  # replaced, e.g. a scaled answer chose another
-                self._sent = 0
+                self._feed.restart()
             self._text = text
         self._queue(final=True)
         try:
@@ -142,12 +143,14 @@ class Speaker:
             self._clips.join()
         except KeyboardInterrupt:
             self.stop()
-        self._text, self._sent = "", 0
+        self._text = ""
+        self._feed.restart()
 
     def stop(self) -> None:
         """Stop speaking this answer (a clip already playing ends its sentence)."""
         self._answer += 1
-        self._text, self._sent = "", 0
+        self._text = ""
+        self._feed.restart()
 
     def close(self) -> None:
         """End the worker threads once what is queued has been spoken."""
@@ -156,13 +159,8 @@ class Speaker:
             thread.join(timeout=60)
 
     def _queue(self, final: bool) -> None:
-        from h2ogpt.speech import split_sentences
-
-        sentences = split_sentences(_CITATION.sub("", self._text))
-        ready = sentences if final else sentences[:-1]  # the last one may still be growing
-        for sentence in ready[self._sent :]:
+        for sentence in self._feed.ready(self._text, final=final):
             self._sentences.put((self._answer, sentence))
-        self._sent = max(self._sent, len(ready))
 
     def _synthesize(self) -> None:
         from h2ogpt.speech import encode_audio

@@ -4,7 +4,7 @@ terminal chat, audio documents). Engines are plug-ins (``register_speech_to_text
 """
 
 from h2ogpt.speech.audio import AUDIO_SUFFIXES, OUTPUT_FORMATS, Audio, AudioError, decode_audio, encode_audio
-from h2ogpt.speech.sentences import split_sentences
+from h2ogpt.speech.sentences import SentenceFeed, speakable, split_sentences
 from h2ogpt.speech.services import SpeechServices, SpeechUnavailable, speech_services
 from h2ogpt.speech.types import Segment, Transcript, Word
 
@@ -14,12 +14,14 @@ __all__ = [
     "Audio",
     "AudioError",
     "Segment",
+    "SentenceFeed",
     "SpeechServices",
     "SpeechUnavailable",
     "Transcript",
     "Word",
     "decode_audio",
     "encode_audio",
+    "speakable",
     "speech_services",
     "split_sentences",
 ]

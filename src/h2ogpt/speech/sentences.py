@@ -55,3 +55,39 @@ def split_sentences(text: str) -> list[str]:
     if rest:
         sentences.append(rest)
     return sentences
+
+
+_CITATION_MARK = re.compile(r"\s*\[\d{1,3}\]")
+_HTML_TAG = re.compile(r"<[^>]+>")
+_MARKUP = re.compile(r"[*_`#>|~]+")
+
+
+def speakable(text: str) -> str:
+    """The words of an answer as they should be read aloud: no citation marks, HTML or
+    Markdown symbols."""
+    text = _CITATION_MARK.sub("", text)
+    text = _HTML_TAG.sub(" ", text)
+    text = _MARKUP.sub(" ", text)
+    return re.sub(r"[ \t]+", " ", text).strip()
+
+
+class SentenceFeed:
+    """The sentences of a streaming answer that are ready to be spoken, each handed out once.
+
+    ``ready(text)`` takes the whole text so far and returns, made speakable, the sentences
+    finished since the last call; the last piece waits until more text follows it, or ``final``.
+    ``restart()`` starts over, for an answer replaced by another.
+    """
+
+    def __init__(self) -> None:
+        self._handed = 0  # sentences handed out
+
+    def ready(self, text: str, *, final: bool = False) -> list[str]:
+        sentences = split_sentences(speakable(text))
+        finished = sentences if final else sentences[:-1]  # the last one may still be growing
+        new = finished[self._handed :]
+        self._handed = max(self._handed, len(finished))
+        return new
+
+    def restart(self) -> None:
+        self._handed = 0
