@@ -14,6 +14,7 @@ import os
 import time
 import weakref
 from collections.abc import Sequence
+from typing import Any
 
 import llama_cpp.llama_cpp as C
 
@@ -67,15 +68,8 @@ class LlamaModel:
         check_gguf_file(path)
         native.init()
         self.path = path
-        params = C.llama_model_default_params()
-        params.n_gpu_layers = n_gpu_layers
-        if native.cpu_has_amx():
-            params.use_extra_bufts = False
         started = time.monotonic()
-        native.recent_errors.clear()
-        model = C.llama_model_load_from_file(path.encode("utf-8"), params)
-        if not model:
-            raise load_failure(path, native.last_error("llama.cpp gave no reason"))
+        model = _load_weights(path, n_gpu_layers)
         self._model = model
         self.vocab = C.llama_model_get_vocab(model)
         self.n_vocab = C.llama_vocab_n_tokens(self.vocab)
@@ -89,36 +83,12 @@ class LlamaModel:
         )
         self.n_batch = max(n_batch, 2 * self.n_seq_max)
         self.n_threads = n_threads if n_threads > 0 else default_threads()
-
-        cparams = C.llama_context_default_params()
-        cparams.n_ctx = self.kv_cells
-        cparams.n_batch = self.n_batch
-        cparams.n_ubatch = min(n_ubatch, self.n_batch)
-        cparams.n_seq_max = self.n_seq_max
-        cparams.kv_unified = True  # copied prompt cells are shared, not duplicated per sequence
-        cparams.n_outputs_max_per_seq = 0  # scoring needs logits at every position of a sequence
-        cparams.n_threads = self.n_threads
-        cparams.n_threads_batch = self.n_threads
-        if n_gpu_layers == 0 or not C.llama_supports_gpu_offload():
-            # On the CPU, llama.cpp's flash-attention kernel makes each token's attention several
-            # times slower over long contexts (a step of 4 particles after 2,048 tokens: 1.86 s with
-            # it, 0.55 s without; 8 samples after a 1,470-token prompt: 8.3 s vs 6.1 s), for ~10%
-            # on short chats. Documents and step search live on long contexts: off on the CPU.
-            cparams.flash_attn_type = C.LLAMA_FLASH_ATTN_TYPE_DISABLED
-        cparams.no_perf = True
-        ctx = C.llama_init_from_model(model, cparams)
-        if not ctx:
-            C.llama_model_free(model)
-            raise ConfigError(
-                f"llama.cpp could not create a context for {path} with {self.kv_cells} KV cells and "
-                f"{self.n_seq_max} sequences: {native.last_error('out of memory?')}; lower n_ctx or max_rows"
-            )
+        gpu = n_gpu_layers != 0 and bool(C.llama_supports_gpu_offload())
+        ctx = self._create_context(min(n_ubatch, self.n_batch), flash_attention=gpu)
         self.ctx = ctx
         self.memory = C.llama_get_memory(ctx)
         self._finalizer = weakref.finalize(self, _free, ctx, model)
         self.load_seconds = time.monotonic() - started
-
-        gpu = n_gpu_layers != 0 and bool(C.llama_supports_gpu_offload())
         self.device = "gpu" if gpu else "cpu"
         self.dtype = (C.llama_ftype_name(C.llama_model_ftype(model)) or b"unknown").decode()
         self.eog_ids = {t for t in range(self.n_vocab) if C.llama_vocab_is_eog(self.vocab, t)}
@@ -145,6 +115,33 @@ class LlamaModel:
             self.n_seq_max,
             self.n_threads,
         )
+
+    def _create_context(self, n_ubatch: int, *, flash_attention: bool) -> Any:
+        """The decoding context: one unified KV cache of ``kv_cells`` for ``n_seq_max`` sequences."""
+        cparams = C.llama_context_default_params()
+        cparams.n_ctx = self.kv_cells
+        cparams.n_batch = self.n_batch
+        cparams.n_ubatch = n_ubatch
+        cparams.n_seq_max = self.n_seq_max
+        cparams.kv_unified = True  # copied prompt cells are shared, not duplicated per sequence
+        cparams.n_outputs_max_per_seq = 0  # scoring needs logits at every position of a sequence
+        cparams.n_threads = self.n_threads
+        cparams.n_threads_batch = self.n_threads
+        if not flash_attention:
+            # On the CPU, llama.cpp's flash-attention kernel makes each token's attention several
+            # times slower over long contexts (a step of 4 particles after 2,048 tokens: 1.86 s with
+            # it, 0.55 s without; 8 samples after a 1,470-token prompt: 8.3 s vs 6.1 s), for ~10%
+            # on short chats. Documents and step search live on long contexts: off on the CPU.
+            cparams.flash_attn_type = C.LLAMA_FLASH_ATTN_TYPE_DISABLED
+        cparams.no_perf = True
+        ctx = C.llama_init_from_model(self._model, cparams)
+        if not ctx:
+            C.llama_model_free(self._model)
+            raise ConfigError(
+                f"llama.cpp could not create a context for {self.path} with {self.kv_cells} KV cells and "
+                f"{self.n_seq_max} sequences: {native.last_error('out of memory?')}; lower n_ctx or max_rows"
+            )
+        return ctx
 
     # --- adapters ------------------------------------------------------------------------
     def apply_lora(self, path: str, scale: float = 1.0) -> None:
@@ -240,3 +237,16 @@ class LlamaModel:
         self._finalizer()
         self.ctx = None
         self._model = None
+
+
+def _load_weights(path: str, n_gpu_layers: int) -> Any:
+    """The model's weights (``n_gpu_layers`` of them offloaded to a GPU build's device)."""
+    params = C.llama_model_default_params()
+    params.n_gpu_layers = n_gpu_layers
+    if native.cpu_has_amx():
+        params.use_extra_bufts = False
+    native.recent_errors.clear()
+    model = C.llama_model_load_from_file(path.encode("utf-8"), params)
+    if not model:
+        raise load_failure(path, native.last_error("llama.cpp gave no reason"))
+    return model
