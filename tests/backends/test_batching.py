@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -152,7 +153,9 @@ def test_a_waiting_call_with_other_rules_is_not_starved(backend, prompts):
         while not backend._pending:
             threading.Event().wait(0.01)
         same = pool.submit(backend.sample, prompts[1], SamplingParams(max_new_tokens=4))
-        threading.Event().wait(0.3)
+        deadline = time.monotonic() + 30  # a bound for a busy machine, not a measurement
+        while len(backend._pending) < 2 and time.monotonic() < deadline:
+            threading.Event().wait(0.01)
         assert len(backend._pending) == 2, "the matching call waits behind the other one"
         for _ in running:
             pass
