@@ -33,9 +33,11 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 browser:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
-# The speech tests make their test speech with Debian's espeak-ng.
+# The speech tests make their test speech with Debian's espeak-ng; the replica tests start a real
+# PostgreSQL server from Debian's binaries.
 test-tools:
 	@command -v espeak-ng >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq espeak-ng >/dev/null; }
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
 
 $(TEST_PLUGINS)/.installed: $(PLUGIN_SOURCES) | $(STAMP)
 	rm -rf $(TEST_PLUGINS)

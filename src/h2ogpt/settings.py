@@ -160,6 +160,12 @@ class StorageOptions(BaseModel):
         default_factory=default_data_dir,
         description="Folder for converted models, saved chats and document collections.",
     )
+    database_url: str = Field(
+        "",
+        description="PostgreSQL for saved chats, signed-up users and (with --chroma_url) collection "
+        "catalogs, shared by every replica: postgresql://user:password@host:5432/database. Empty: "
+        "SQLite files under --data_dir (one machine).",
+    )
 
 
 class TerminalOptions(BaseModel):

@@ -12,8 +12,16 @@ from h2ogpt.persistence.accounts import Accounts, parse_auth
 from h2ogpt.settings import Settings
 
 
-def accounts(tmp_path: Path, auth: str, access: str = "closed") -> Accounts:
-    return Accounts.from_settings(Settings(data_dir=tmp_path / "data", auth=auth, auth_access=access))
+def accounts(tmp_path: Path, auth: str, access: str = "closed", database_url: str = "") -> Accounts:
+    return Accounts.from_settings(
+        Settings(data_dir=tmp_path / "data", auth=auth, auth_access=access, database_url=database_url)
+    )
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Where signed-up users go: "" (SQLite under --data_dir) or a fresh PostgreSQL database."""
+    return request.getfixturevalue("fresh_database_url") if request.param == "postgres" else ""
 
 
 def users_db(tmp_path: Path) -> Path:
@@ -51,8 +59,8 @@ def test_h2ogpt_json_file(tmp_path: Path):
     assert acc.check("alice", "x1") and acc.check("bob", "y2") and not acc.check("alice", "y2")
 
 
-def test_open_access_signs_up_new_names(tmp_path: Path):
-    acc = accounts(tmp_path, "admin:root-pass", access="open")
+def test_open_access_signs_up_new_names(tmp_path: Path, database_url: str):
+    acc = accounts(tmp_path, "admin:root-pass", access="open", database_url=database_url)
     assert acc.check("carol", "first-password")  # signs up
     assert acc.check("carol", "first-password")
     assert not acc.check("carol", "another")
@@ -70,9 +78,30 @@ def test_signed_up_users_persist_and_are_stored_hashed(tmp_path: Path):
     assert b"root-pass" not in stored
 
 
-def test_closed_access_refuses_earlier_signups(tmp_path: Path):
-    assert accounts(tmp_path, "admin:pw", access="open").check("erin", "pw-erin")
-    assert not accounts(tmp_path, "admin:pw", access="closed").check("erin", "pw-erin")
+def test_closed_access_refuses_earlier_signups(tmp_path: Path, database_url: str):
+    assert accounts(tmp_path, "admin:pw", access="open", database_url=database_url).check("erin", "pw-erin")
+    assert not accounts(tmp_path, "admin:pw", access="closed", database_url=database_url).check(
+        "erin", "pw-erin"
+    )
+
+
+def test_a_sign_up_on_one_replica_is_a_login_on_another(tmp_path: Path, fresh_database_url: str):
+    replica_a = accounts(tmp_path / "a", "admin:pw", access="open", database_url=fresh_database_url)
+    replica_b = accounts(tmp_path / "b", "admin:pw", access="open", database_url=fresh_database_url)
+    assert replica_a.check("gina", "gina-pw")
+    assert replica_b.check("gina", "gina-pw") and not replica_b.check("gina", "other")
+    assert not users_db(tmp_path / "a").exists() and not users_db(tmp_path / "b").exists()
+
+
+def test_an_unreachable_or_foreign_database_url_is_a_clear_error(tmp_path: Path, postgres_server):
+    with pytest.raises(ConfigError, match="is not a PostgreSQL URL"):
+        accounts(tmp_path, "admin:pw", access="open", database_url="mysql://u:secret@host/db")
+    closed_port = postgres_server.url.replace(f":{postgres_server.port}/", ":1/").replace(
+        "h2ogpt@", "h2ogpt:secret@"
+    )
+    with pytest.raises(ConfigError, match="cannot reach the database") as info:
+        accounts(tmp_path, "admin:pw", access="open", database_url=closed_port)
+    assert "secret" not in str(info.value)
 
 
 def test_empty_auth_file_open_is_sign_up_only(tmp_path: Path):

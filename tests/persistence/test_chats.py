@@ -1,15 +1,19 @@
-"""Saved chats in a real SQLite file: round trips, per-user isolation, restart, import/export."""
+"""Saved chats in a real SQLite file and a real PostgreSQL database: round trips, per-user
+isolation, restart, import/export, schema versions, two replicas' stores on one server."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from h2ogpt.errors import ConfigError, RequestError
 from h2ogpt.persistence.chats import MAX_IMPORT_CHATS, ChatStore, SavedChat
+from h2ogpt.persistence.database import server_database, sqlite_file
 from h2ogpt.settings import Settings
 
 RICH = [
@@ -32,8 +36,10 @@ def talk(question: str, answer: str = "ok") -> list[dict]:
     return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> ChatStore:
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> ChatStore:
+    if request.param == "postgres":
+        return ChatStore(server_database(request.getfixturevalue("fresh_database_url")))
     return ChatStore(tmp_path / "ui" / "chats.sqlite")
 
 
@@ -119,7 +125,7 @@ def test_bad_messages_are_refused(store: ChatStore, messages, error):
 def test_chats_survive_a_restart(tmp_path: Path):
     settings = Settings(data_dir=tmp_path / "data")
     first = ChatStore.for_settings(settings)
-    assert first.path == tmp_path / "data" / "ui" / "chats.sqlite"
+    assert first.database.shown_as == str(tmp_path / "data" / "ui" / "chats.sqlite")
     saved = [first.save("alice", talk(f"q{i}")) for i in range(3)]
     again = ChatStore.for_settings(settings)
     assert again.list("alice") == saved[::-1]
@@ -131,6 +137,43 @@ def test_a_file_that_is_not_sqlite_is_reported_and_kept(tmp_path: Path):
     with pytest.raises(ConfigError, match="cannot be opened"):
         ChatStore(path)
     assert path.read_bytes().startswith(b"not a database")
+
+
+def test_replicas_on_one_database_share_chats(fresh_database_url: str, tmp_path: Path):
+    """Two stores on one PostgreSQL (as two replicas have): each sees and continues the other's chats."""
+    settings = Settings(data_dir=tmp_path / "a", database_url=fresh_database_url)
+    replica_a = ChatStore.for_settings(settings)
+    replica_b = ChatStore.for_settings(settings.model_copy(update={"data_dir": tmp_path / "b"}))
+    first = replica_a.save("alice", talk("from replica A"))
+    assert replica_b.list("alice") == [first] and replica_b.list("bob") == []
+    continued = replica_b.save("alice", [*first.messages, *talk("and from B")], chat_id=first.id)
+    assert replica_a.get("alice", first.id) == continued and continued.id == first.id
+    assert not (tmp_path / "a" / "ui").exists()  # nothing went to a local file
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path, fresh_database_url: str):
+    for database in (sqlite_file(tmp_path / "chats.sqlite"), server_database(fresh_database_url)):
+        ChatStore(database)
+        with database.write() as conn:
+            conn.execute(text("UPDATE schema_versions SET version = 99 WHERE component = 'chats'"))
+        with pytest.raises(ConfigError, match=r"written by a newer h2oGPT \(schema 99\)"):
+            ChatStore(database)
+
+
+def test_a_first_release_sqlite_file_is_read_and_kept(tmp_path: Path):
+    """A chats file of the first release (no schema_versions table) opens with its chats."""
+    path = tmp_path / "chats.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE chats (id TEXT PRIMARY KEY, owner TEXT NOT NULL, title TEXT NOT NULL, "
+        "messages TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL);"
+        "CREATE INDEX chats_by_owner ON chats (owner, updated); PRAGMA user_version=1;"
+    )
+    old.execute("INSERT INTO chats VALUES ('c1', 'alice', 'Old', ?, 1.0, 2.0)", (json.dumps(talk("hi")),))
+    old.commit()
+    old.close()
+    (chat,) = ChatStore(path).list("alice")
+    assert (chat.id, chat.title, chat.messages, chat.updated) == ("c1", "Old", talk("hi"), 2.0)
 
 
 def test_export_then_import_round_trip(store: ChatStore):

@@ -1,8 +1,9 @@
 """The browser UI's logins: the users of ``--auth`` and, with ``--auth_access=open``, users
 who sign up by logging in with a new name.
 
-Signed-up users are kept in ``<data_dir>/ui/users.sqlite`` with a salted scrypt hash of
-their password; no password is ever stored in clear or logged.
+Signed-up users are kept in ``<data_dir>/ui/users.sqlite`` (or the PostgreSQL database of
+``--database_url``) with a salted scrypt hash of their password; no password is ever stored
+in clear or logged.
 """
 
 from __future__ import annotations
@@ -13,15 +14,16 @@ import json
 import logging
 import re
 import secrets
-import sqlite3
 import time
 import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from sqlalchemy import text
+
 from h2ogpt.errors import ConfigError
-from h2ogpt.persistence.sqlite import connect, write_transaction
+from h2ogpt.persistence.database import Database, app_database, open_store, prepare
 
 if TYPE_CHECKING:
     from h2ogpt.settings import Settings
@@ -33,13 +35,12 @@ Access = Literal["open", "closed"]
 MAX_NAME_CHARS = 64
 MAX_PASSWORD_CHARS = 1024
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    name TEXT PRIMARY KEY,
-    password_hash TEXT NOT NULL,
-    created REAL NOT NULL
-);
-"""
+_MIGRATIONS = [
+    [
+        "CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY, password_hash TEXT NOT NULL, "
+        "created DOUBLE PRECISION NOT NULL)"
+    ]
+]
 _PATH_START = re.compile(r"^(?:[/~\\]|\.{1,2}[/\\]|[A-Za-z]:[/\\])")
 _HOW = "give user:password pairs separated by commas, or the path of an existing file"
 
@@ -52,7 +53,7 @@ class Accounts:
         listed: Mapping[str, str] | None,
         *,
         access: Access = "open",
-        db_path: Path | str | None = None,
+        db_path: Database | Path | str | None = None,
         guest: str = "guest",
     ) -> None:
         """``listed``: the --auth users and their passwords; None: no login at all (everyone is
@@ -64,7 +65,7 @@ class Accounts:
         if self.enabled and access == "open":
             if db_path is None:
                 raise ValueError("Accounts with access='open' need db_path for signed-up users")
-            self._signups = _SignUps(Path(db_path))
+            self._signups = _SignUps(db_path if isinstance(db_path, Database) else Path(db_path))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Accounts:
@@ -79,7 +80,7 @@ class Accounts:
         return cls(
             listed,
             access=settings.auth_access,
-            db_path=Path(settings.data_dir) / "ui" / "users.sqlite",
+            db_path=app_database(settings, "users.sqlite") if settings.auth.strip() else None,
             guest=settings.guest_name,
         )
 
@@ -210,38 +211,27 @@ def _add_user(users: dict[str, str], name: str, password: str, where: str) -> No
 
 # --- signed-up users ----------------------------------------------------------------------
 class _SignUps:
-    """Users who signed up (--auth_access=open), with salted scrypt hashes, in SQLite."""
+    """Users who signed up (--auth_access=open), with salted scrypt hashes."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with connect(self.path) as conn:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise ConfigError(
-                f"users file {path} cannot be opened ({exc}): move it aside (it is left as is) and restart, "
-                "or point --data_dir elsewhere"
-            ) from exc
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot create the users folder {path.parent} ({exc}): check --data_dir"
-            ) from exc
+    def __init__(self, where: Database | Path) -> None:
+        self.database = open_store(where, "users")
+        prepare(self.database, "users", _MIGRATIONS, "users")
 
     def check_or_sign_up(self, name: str, password: str) -> bool:
         """True if ``name`` is new (and is now signed up with ``password``) or ``password`` matches."""
-        with write_transaction(self.path) as conn:
-            row = conn.execute("SELECT password_hash FROM users WHERE name = ?", (name,)).fetchone()
-            if row is None:
+        with self.database.write(serialize=f"user:{name}") as conn:
+            stored = conn.execute(
+                text("SELECT password_hash FROM users WHERE name = :name"), {"name": name}
+            ).scalar()
+            if stored is None:
                 conn.execute(
-                    "INSERT INTO users (name, password_hash, created) VALUES (?, ?, ?)",
-                    (name, hash_password(password), time.time()),
+                    text("INSERT INTO users (name, password_hash, created) VALUES (:name, :hash, :created)"),
+                    {"name": name, "hash": hash_password(password), "created": time.time()},
                 )
-        if row is None:
+        if stored is None:
             logger.info("user %r signed up", name)
             return True
-        return verify_password(password, row[0])
+        return verify_password(password, stored)
 
 
 def hash_password(password: str) -> str:

@@ -1,4 +1,5 @@
-"""Saved chat conversations, per user, in SQLite (``<data_dir>/ui/chats.sqlite``).
+"""Saved chat conversations, per user, in SQLite (``<data_dir>/ui/chats.sqlite``) or in the
+PostgreSQL database of ``--database_url`` (shared by replicas).
 
 A chat is a list of messages ``{"role": "user" | "assistant" | "system", "content": str}``;
 any extra keys of a message ("sources", "scaling", ...) are kept as JSON. Every call opens
@@ -11,15 +12,16 @@ from __future__ import annotations
 import json
 import logging
 import math
-import sqlite3
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from h2ogpt.errors import ConfigError, RequestError
-from h2ogpt.persistence.sqlite import connect, write_transaction
+from sqlalchemy import Connection, text
+
+from h2ogpt.errors import RequestError
+from h2ogpt.persistence.database import Database, app_database, open_store, prepare
 
 if TYPE_CHECKING:
     from h2ogpt.settings import Settings
@@ -33,19 +35,15 @@ MAX_IMPORT_CHATS = 1000
 MAX_IMPORT_CHARS = 64 * 1024 * 1024
 EXPORT_FORMAT = "h2ogpt-chats"
 EXPORT_VERSION = 1
-SCHEMA_VERSION = 1
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS chats (
-    id TEXT PRIMARY KEY,
-    owner TEXT NOT NULL,
-    title TEXT NOT NULL,
-    messages TEXT NOT NULL,
-    created REAL NOT NULL,
-    updated REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS chats_by_owner ON chats (owner, updated);
-"""
+_MIGRATIONS = [
+    [
+        "CREATE TABLE IF NOT EXISTS chats (id TEXT PRIMARY KEY, owner TEXT NOT NULL, title TEXT NOT NULL, "
+        "messages TEXT NOT NULL, created DOUBLE PRECISION NOT NULL, updated DOUBLE PRECISION NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS chats_by_owner ON chats (owner, updated)",
+    ]
+]
+_COLUMNS = "id, title, messages, created, updated"
 
 
 @dataclass(frozen=True)
@@ -72,34 +70,15 @@ class _Incoming:
 class ChatStore:
     """Saved chats of every user in one SQLite file; a user only ever sees their own."""
 
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with connect(self.path) as conn:
-                conn.execute("PRAGMA journal_mode=WAL")
-                version = conn.execute("PRAGMA user_version").fetchone()[0]
-                if version > SCHEMA_VERSION:
-                    raise ConfigError(
-                        f"saved chats file {self.path} was written by a newer h2oGPT (schema {version}): "
-                        "upgrade h2oGPT, or point --data_dir elsewhere"
-                    )
-                conn.executescript(_SCHEMA)
-                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        except sqlite3.DatabaseError as exc:
-            raise ConfigError(
-                f"saved chats file {self.path} cannot be opened ({exc}): move it aside (it is left as is) "
-                "and restart, or point --data_dir elsewhere"
-            ) from exc
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot create the saved chats folder {self.path.parent} ({exc}): check --data_dir"
-            ) from exc
+    def __init__(self, where: Database | Path | str) -> None:
+        """``where``: a database (``--database_url``), or the path of a SQLite file."""
+        self.database = open_store(where, "saved chats")
+        prepare(self.database, "chats", _MIGRATIONS, "saved chats")
 
     @classmethod
     def for_settings(cls, settings: Settings) -> ChatStore:
-        """The store under ``--data_dir``: ``<data_dir>/ui/chats.sqlite``."""
-        return cls(Path(settings.data_dir) / "ui" / "chats.sqlite")
+        """The store of ``--database_url``, else ``<data_dir>/ui/chats.sqlite``."""
+        return cls(app_database(settings, "chats.sqlite"))
 
     # --- one chat ----------------------------------------------------------------------------
     def save(
@@ -119,11 +98,12 @@ class ChatStore:
         stored = _dump(_check_messages(messages, "chat"), "chat")
         clean = json.loads(stored)  # exactly what a later get() returns
         new_title = _clean_title(title) if title is not None and title.strip() else None
-        with write_transaction(self.path) as conn:
+        with self.database.write(serialize=f"chats:{owner}") as conn:
             row = None
             if chat_id:
                 row = conn.execute(
-                    "SELECT title, created FROM chats WHERE id = ? AND owner = ?", (chat_id, owner)
+                    text("SELECT title, created FROM chats WHERE id = :id AND owner = :owner"),
+                    {"id": chat_id, "owner": owner},
                 ).fetchone()
             now = _next_time(conn, owner)
             if row is None:
@@ -131,17 +111,26 @@ class ChatStore:
                     logger.info("chat %s is not a saved chat of this user: saving a new chat", chat_id)
                 return _insert(conn, owner, _Incoming(new_title or default_title(clean), clean), now)
             conn.execute(
-                "UPDATE chats SET title = ?, messages = ?, updated = ? WHERE id = ? AND owner = ?",
-                (new_title or row[0], stored, now, chat_id, owner),
+                text(
+                    "UPDATE chats SET title = :title, messages = :messages, updated = :updated "
+                    "WHERE id = :id AND owner = :owner"
+                ),
+                {
+                    "title": new_title or row[0],
+                    "messages": stored,
+                    "updated": now,
+                    "id": chat_id,
+                    "owner": owner,
+                },
             )
         return SavedChat(chat_id, new_title or row[0], clean, row[1], now)
 
     def get(self, user: str, chat_id: str) -> SavedChat:
         """``user``'s chat ``chat_id``; RequestError when there is none."""
-        with connect(self.path) as conn:
+        with self.database.read() as conn:
             row = conn.execute(
-                "SELECT id, title, messages, created, updated FROM chats WHERE id = ? AND owner = ?",
-                (chat_id, _owner(user)),
+                text(f"SELECT {_COLUMNS} FROM chats WHERE id = :id AND owner = :owner"),
+                {"id": chat_id, "owner": _owner(user)},
             ).fetchone()
         if row is None:
             raise _no_chat(chat_id)
@@ -150,9 +139,10 @@ class ChatStore:
     def rename(self, user: str, chat_id: str, title: str) -> SavedChat:
         """Give ``user``'s chat a new title (stripped, not empty)."""
         clean = _clean_title(title)
-        with write_transaction(self.path) as conn:
+        with self.database.write() as conn:
             done = conn.execute(
-                "UPDATE chats SET title = ? WHERE id = ? AND owner = ?", (clean, chat_id, _owner(user))
+                text("UPDATE chats SET title = :title WHERE id = :id AND owner = :owner"),
+                {"title": clean, "id": chat_id, "owner": _owner(user)},
             )
             if done.rowcount == 0:
                 raise _no_chat(chat_id)
@@ -160,8 +150,11 @@ class ChatStore:
 
     def delete(self, user: str, chat_id: str) -> None:
         """Delete ``user``'s chat ``chat_id``; RequestError when there is none."""
-        with write_transaction(self.path) as conn:
-            done = conn.execute("DELETE FROM chats WHERE id = ? AND owner = ?", (chat_id, _owner(user)))
+        with self.database.write() as conn:
+            done = conn.execute(
+                text("DELETE FROM chats WHERE id = :id AND owner = :owner"),
+                {"id": chat_id, "owner": _owner(user)},
+            )
             if done.rowcount == 0:
                 raise _no_chat(chat_id)
 
@@ -184,18 +177,19 @@ class ChatStore:
         """
         owner = _owner(user)
         incoming = parse_chat_file(text)
-        with write_transaction(self.path) as conn:
+        with self.database.write(serialize=f"chats:{owner}") as conn:
             saved = [_insert(conn, owner, chat, _next_time(conn, owner)) for chat in incoming]
         logger.info("imported %d chats", len(saved))
         return saved
 
     def list(self, user: str) -> list[SavedChat]:
         """``user``'s chats, the most recently updated first."""
-        with connect(self.path) as conn:
+        with self.database.read() as conn:
             rows = conn.execute(
-                "SELECT id, title, messages, created, updated FROM chats WHERE owner = ? "
-                "ORDER BY updated DESC, rowid DESC",
-                (_owner(user),),
+                text(
+                    f"SELECT {_COLUMNS} FROM chats WHERE owner = :owner ORDER BY updated DESC, created DESC, id"
+                ),
+                {"owner": _owner(user)},
             ).fetchall()
         return [_chat(row) for row in rows]
 
@@ -203,9 +197,9 @@ class ChatStore:
 def default_title(messages: list[dict[str, Any]]) -> str:
     """The first user message on one line, cut to about 60 characters."""
     for message in messages:
-        text = " ".join(str(message.get("content", "")).split())
-        if message.get("role") == "user" and text:
-            return text if len(text) <= TITLE_CHARS else text[: TITLE_CHARS - 1].rstrip() + "…"
+        line = " ".join(str(message.get("content", "")).split())
+        if message.get("role") == "user" and line:
+            return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
     return "Untitled chat"
 
 
@@ -312,18 +306,18 @@ def _pairs_to_messages(pairs: Any, where: str) -> list[dict[str, Any]]:
     for number, pair in enumerate(pairs, 1):
         if not (isinstance(pair, list) and len(pair) == 2):
             raise RequestError(f"{where}, pair {number}: expected [user message, bot message]")
-        for role, text in zip(("user", "assistant"), pair, strict=True):
-            if text is None:
+        for role, content in zip(("user", "assistant"), pair, strict=True):
+            if content is None:
                 continue
-            if not isinstance(text, str):
+            if not isinstance(content, str):
                 raise RequestError(f"{where}, pair {number}: the {role} message is not text")
-            messages.append({"role": role, "content": text})
+            messages.append({"role": role, "content": content})
     return _check_messages(messages, where)
 
 
 def _import_title(title: str | None, messages: list[dict[str, Any]]) -> str:
-    text = " ".join((title or "").split())
-    return text[:MAX_TITLE_CHARS] if text else default_title(messages)
+    line = " ".join((title or "").split())
+    return line[:MAX_TITLE_CHARS] if line else default_title(messages)
 
 
 def _past_time(value: Any) -> float | None:
@@ -365,33 +359,45 @@ def _dump(messages: list[dict[str, Any]], where: str) -> str:
 
 
 def _clean_title(title: str) -> str:
-    text = " ".join(str(title).split())
-    if not text:
+    line = " ".join(str(title).split())
+    if not line:
         raise RequestError("chat title is empty: type a title")
-    if len(text) > MAX_TITLE_CHARS:
-        raise RequestError(f"chat title has {len(text)} characters: keep it to {MAX_TITLE_CHARS}")
-    return text
+    if len(line) > MAX_TITLE_CHARS:
+        raise RequestError(f"chat title has {len(line)} characters: keep it to {MAX_TITLE_CHARS}")
+    return line
 
 
 def _no_chat(chat_id: str) -> RequestError:
     return RequestError(f"no saved chat {chat_id}: pick one from the list of saved chats")
 
 
-def _next_time(conn: sqlite3.Connection, owner: str) -> float:
+def _next_time(conn: Connection, owner: str) -> float:
     """Now, or just after the owner's latest update if the clock has not moved past it, so
     that the newest save always sorts first."""
-    last = conn.execute("SELECT MAX(updated) FROM chats WHERE owner = ?", (owner,)).fetchone()[0]
+    last = conn.execute(
+        text("SELECT MAX(updated) FROM chats WHERE owner = :owner"), {"owner": owner}
+    ).scalar()
     now = time.time()
     return now if last is None or now > last else last + 1e-6
 
 
-def _insert(conn: sqlite3.Connection, owner: str, chat: _Incoming, now: float) -> SavedChat:
+def _insert(conn: Connection, owner: str, chat: _Incoming, now: float) -> SavedChat:
     created = chat.created if chat.created is not None else now
     updated = chat.updated if chat.updated is not None else now
     saved = SavedChat(uuid.uuid4().hex, chat.title, chat.messages, created, updated)
     conn.execute(
-        "INSERT INTO chats (id, owner, title, messages, created, updated) VALUES (?, ?, ?, ?, ?, ?)",
-        (saved.id, owner, saved.title, _dump(saved.messages, "chat"), saved.created, saved.updated),
+        text(
+            "INSERT INTO chats (id, owner, title, messages, created, updated) "
+            "VALUES (:id, :owner, :title, :messages, :created, :updated)"
+        ),
+        {
+            "id": saved.id,
+            "owner": owner,
+            "title": saved.title,
+            "messages": _dump(saved.messages, "chat"),
+            "created": saved.created,
+            "updated": saved.updated,
+        },
     )
     return saved
 
