@@ -229,7 +229,7 @@ from h2ogpt.settings import Settings
 def loader(paths):
     return [Document(Path(p).read_text(), metadata={{"source": p}}) for p in paths], []
 store = DocumentLibrary(
-    Settings(data_dir={data_dir!r}, db_type={db_type!r}, chunk_size=32, chunk_overlap=4),
+    Settings(data_dir={data_dir!r}, db_type={db_type!r}, chunk_size=32, chunk_overlap=4, **{shared!r}),
     loader=loader, batch_chunks={batch},
 )
 def progress(p):
@@ -240,9 +240,12 @@ print("VIOLATIONS", len(netguard.violations), flush=True)
 """
 
 
-def store_script(data_dir: Path, db_type: str, corpus: Path, batch: int = 256) -> list[str]:
+def store_script(
+    data_dir: Path, db_type: str, corpus: Path, batch: int = 256, shared: dict[str, str] | None = None
+) -> list[str]:
+    """``shared``: chroma_url and database_url, for a replica's library."""
     code = textwrap.dedent(SUBPROCESS_STORE).format(
-        data_dir=str(data_dir), db_type=db_type, corpus=str(corpus), batch=batch
+        data_dir=str(data_dir), db_type=db_type, corpus=str(corpus), batch=batch, shared=shared or {}
     )
     return [sys.executable, "-c", code]
 
@@ -284,11 +287,25 @@ def numbered_corpus(folder: Path, n: int) -> Path:
     return write_corpus(folder, files)
 
 
+@pytest.fixture(params=[*STORES, "chroma-server+postgres"])
+def crash_setup(request: pytest.FixtureRequest) -> tuple[str, dict[str, str]]:
+    """(db_type, shared settings): local stores, or a replica's Chroma server and PostgreSQL."""
+    if request.param in STORES:
+        return request.param, {}
+    shared = {
+        "chroma_url": request.getfixturevalue("chroma_server"),
+        "database_url": request.getfixturevalue("fresh_database_url"),
+    }
+    return "chroma", shared
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("db_type", STORES)
-def test_killed_ingest_is_completed_by_a_rerun(tmp_path: Path, embedder: Embedder, db_type: str) -> None:
+def test_killed_ingest_is_completed_by_a_rerun(
+    tmp_path: Path, embedder: Embedder, crash_setup: tuple[str, dict[str, str]]
+) -> None:
+    db_type, shared = crash_setup
     corpus = numbered_corpus(tmp_path / "docs", 60)
-    script = store_script(tmp_path / "data", db_type, corpus, batch=12)
+    script = store_script(tmp_path / "data", db_type, corpus, batch=12, shared=shared)
     proc = subprocess.Popen(
         script, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
@@ -302,7 +319,7 @@ def test_killed_ingest_is_completed_by_a_rerun(tmp_path: Path, embedder: Embedde
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
 
-    settings = Settings(data_dir=tmp_path / "data", db_type=db_type, chunk_size=32, chunk_overlap=4)
+    settings = Settings(data_dir=tmp_path / "data", db_type=db_type, chunk_size=32, chunk_overlap=4, **shared)
     interrupted = DocumentLibrary(settings, embedder=embedder, loader=plain_text_loader)
     recorded = len(interrupted.list_documents())
     assert 0 < recorded < 60, kill_after
@@ -381,6 +398,37 @@ def test_chroma_server(tmp_path: Path, embedder: Embedder, chroma_server: str) -
     port = int(chroma_server.rsplit(":", 1)[1])
     names = [c.name for c in HttpClient(host="127.0.0.1", port=port).list_collections()]
     assert any(n.startswith("h2ogpt-shared_UserData") for n in names)
+
+
+@pytest.mark.slow
+def test_replicas_share_collections_through_postgres_and_chroma(
+    tmp_path: Path, embedder: Embedder, chroma_server: str, fresh_database_url: str
+) -> None:
+    """Two libraries with their own --data_dir on one Chroma server and one PostgreSQL (two
+    replicas): what one ingests, the other lists and finds, keyword search included; private
+    collections stay private on both."""
+    shared = {"chroma_url": chroma_server, "database_url": fresh_database_url}
+    replica_a = make_store(tmp_path / "a", embedder, **shared)
+    replica_b = make_store(tmp_path / "b", embedder, **shared)
+    corpus = write_corpus(tmp_path / "docs", TOPICS)
+    assert replica_a.ingest([corpus]).chunks_added >= 4
+    assert [d.source for d in replica_b.list_documents()] == [d.source for d in replica_a.list_documents()]
+    assert replica_b.search("UserData", "error code XJ-4471", k=2, mode="bm25")[0].source.endswith("router.txt")
+
+    replica_a.create_collection("alice-notes", user="alice")
+    replica_a.ingest([corpus / "volcano.txt"], collection="alice-notes", user="alice")
+    assert "alice-notes" in [c.name for c in replica_b.list_collections(user="alice")]
+    assert "alice-notes" not in [c.name for c in replica_b.list_collections(user="bob")]
+    hits = replica_b.search("alice-notes", "Mount Etna", k=2, user="alice")
+    assert hits and hits[0].source.endswith("volcano.txt")
+    with pytest.raises(CollectionError, match="no collection 'alice-notes'"):
+        replica_b.search("alice-notes", "Mount Etna", k=2, user="bob")
+
+    assert replica_b.delete_documents([str(corpus / "router.txt")]) == 1
+    assert str(corpus / "router.txt") not in [d.source for d in replica_a.list_documents()]
+    assert not replica_a.search("UserData", "error code XJ-4471", k=2, mode="bm25")
+    assert_consistent(replica_a)
+    assert not list((tmp_path / "a").rglob("catalog.sqlite")) and not list((tmp_path / "b").rglob("catalog.sqlite"))
 
 
 def test_unreachable_chroma_server_is_a_clear_error(tmp_path: Path, embedder: Embedder) -> None:

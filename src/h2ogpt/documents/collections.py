@@ -11,6 +11,10 @@ On disk (under ``--data_dir``)::
     collections/shared/<name>/faiss/              vectors, with --db_type=faiss
     collections/users/<user-key>/<name>/...       private collections
     chroma/                                        the local Chroma database (all collections)
+
+With ``--chroma_url`` and ``--database_url`` the catalogs live in the database instead, so
+every replica sees the same collections (see catalog.py); the keyword index stays a local,
+derived copy that each replica rebuilds when the catalog's generation moves on.
 """
 
 from __future__ import annotations
@@ -21,12 +25,13 @@ import re
 import shutil
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 from h2ogpt import plugins
 from h2ogpt.documents.bm25 import BM25Index
-from h2ogpt.documents.catalog import Catalog
+from h2ogpt.documents.catalog import Catalog, LocalCatalogs, SharedCatalogs
 from h2ogpt.documents.stores.base import VectorStoreSpec
 from h2ogpt.errors import H2OGPTError
 from h2ogpt.settings import NO_DOCUMENTS, Settings
@@ -99,17 +104,79 @@ def store_location(settings: Settings) -> str:
     return store_spec(settings).location(settings)
 
 
+Catalogs = LocalCatalogs | SharedCatalogs
+
+
+def catalogs_for(settings: Settings, root: Path) -> Catalogs:
+    """Shared catalogs when replicas share both the chunks (a Chroma server) and a database."""
+    if settings.database_url and settings.chroma_url:
+        from h2ogpt.persistence.database import server_database
+
+        return SharedCatalogs(server_database(settings.database_url))
+    if settings.database_url:
+        log.warning(
+            "--database_url without --chroma_url: collections stay in this replica's --data_dir "
+            "(set --chroma_url to a Chroma server to share them between replicas)"
+        )
+    return LocalCatalogs(root)
+
+
+class WriteLock:
+    """One writer per collection: one thread of this process and, with shared catalogs, one
+    replica (re-entrant within a thread)."""
+
+    def __init__(self, across_processes: Callable[[bool], AbstractContextManager[bool]]) -> None:
+        self._threads = threading.RLock()
+        self._across = across_processes
+        self._held: AbstractContextManager[bool] | None = None
+        self._depth = 0
+
+    def acquire(self, blocking: bool = True) -> bool:
+        if not self._threads.acquire(blocking):
+            return False
+        if self._depth == 0:
+            held = self._across(blocking)
+            if not held.__enter__():
+                held.__exit__(None, None, None)
+                self._threads.release()
+                return False
+            self._held = held
+        self._depth += 1
+        return True
+
+    def release(self) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._held is not None:
+            held, self._held = self._held, None
+            held.__exit__(None, None, None)
+        self._threads.release()
+
+    def __enter__(self) -> WriteLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.release()
+
+
 class Collection:
     """An open collection: its catalog, vector store and keyword index."""
 
     def __init__(
-        self, ref: CollectionRef, folder: Path, settings: Settings, model: str, dimensions: int
+        self,
+        ref: CollectionRef,
+        folder: Path,
+        settings: Settings,
+        model: str,
+        dimensions: int,
+        catalogs: Catalogs,
     ) -> None:
         self.ref = ref
         self.folder = folder
         self.lock = threading.RLock()  # held briefly: store writes versus searches
-        self.write_lock = threading.RLock()  # held for a whole ingest or delete: one writer at a time
-        self.catalog = Catalog(folder / "catalog.sqlite")
+        # held for a whole ingest or delete: one writer at a time
+        self.write_lock = WriteLock(lambda blocking: catalogs.writer_lock(ref.key, blocking))
+        self.catalog: Catalog = catalogs.open(ref.key)
         self._check_compatible(settings, model, dimensions)
         self.store = store_spec(settings).open(settings, ref.store_name, folder, dimensions)
         self.keywords = BM25Index(folder / "bm25")
@@ -142,7 +209,18 @@ class Collection:
             self.catalog.set_info({**wanted, "db_type": settings.db_type})
 
     def reconcile(self) -> None:
-        """Finish what a crash interrupted: keep only the recorded version of pending sources."""
+        """Finish what a crash interrupted: keep only the recorded version of pending sources.
+
+        Skipped while another replica is writing to the collection: its pending rows are live."""
+        if not self.write_lock.acquire(blocking=False):
+            log.info("collection %s: another replica is writing to it; not reconciling now", self.name)
+            return
+        try:
+            self._reconcile()
+        finally:
+            self.write_lock.release()
+
+    def _reconcile(self) -> None:
         with self.lock:
             pending = self.catalog.pending()
             for source in pending:
@@ -196,6 +274,7 @@ class CollectionRegistry:
     def __init__(self, settings: Settings, model_identity: Callable[[], tuple[str, int]]) -> None:
         self.settings = settings
         self.root = Path(settings.data_dir) / "collections"
+        self.catalogs = catalogs_for(settings, self.root)
         self._model_identity = model_identity
         self._open: dict[str, Collection] = {}
         self._lock = threading.RLock()
@@ -209,13 +288,13 @@ class CollectionRegistry:
         if name == PERSONAL_COLLECTION:
             return CollectionRef(name, user or LOCAL_USER)
         private = CollectionRef(name, user or LOCAL_USER)
-        if (self.folder(private) / "catalog.sqlite").exists():
+        if self.catalogs.exists(private.key):
             return private
         return CollectionRef(name)
 
     def exists(self, ref: CollectionRef) -> bool:
         builtin = ref.name in (SHARED_COLLECTION, PERSONAL_COLLECTION)
-        return builtin or (self.folder(ref) / "catalog.sqlite").exists()
+        return builtin or self.catalogs.exists(ref.key)
 
     def open(self, ref: CollectionRef, create: bool = False) -> Collection:
         with self._lock:
@@ -227,19 +306,19 @@ class CollectionRegistry:
                     f"{[c.name for c in self.names(ref.owner)]}"
                 )
             model, dimensions = self._model_identity()
-            collection = Collection(ref, self.folder(ref), self.settings, model, dimensions)
+            collection = Collection(ref, self.folder(ref), self.settings, model, dimensions, self.catalogs)
             self._open[ref.key] = collection
             return collection
 
     def names(self, user: str | None) -> list[CollectionRef]:
         """Every collection ``user`` can see: UserData, their MyData, shared and their own ones."""
         refs = {SHARED_COLLECTION: CollectionRef(SHARED_COLLECTION)}
-        for path in sorted((self.root / "shared").glob("*/catalog.sqlite")):
-            refs.setdefault(path.parent.name, CollectionRef(path.parent.name))
+        for name in self.catalogs.names("shared"):
+            refs.setdefault(name, CollectionRef(name))
         owner = user or LOCAL_USER
         refs[PERSONAL_COLLECTION] = CollectionRef(PERSONAL_COLLECTION, owner)
-        for path in sorted((self.root / "users" / user_key(owner)).glob("*/catalog.sqlite")):
-            refs[path.parent.name] = CollectionRef(path.parent.name, owner)
+        for name in self.catalogs.names(f"users/{user_key(owner)}"):
+            refs[name] = CollectionRef(name, owner)
         return list(refs.values())
 
     def delete(self, ref: CollectionRef) -> None:
@@ -249,6 +328,7 @@ class CollectionRegistry:
                 with opened.write_lock, opened.lock:
                     opened.close()
             store_spec(self.settings).drop(self.settings, ref.store_name, self.folder(ref))
+            self.catalogs.remove(ref.key)
             shutil.rmtree(self.folder(ref), ignore_errors=True)
 
     def close(self) -> None:

@@ -238,12 +238,10 @@ class DocumentLibrary:
 
     def _describe(self, ref: CollectionRef) -> CollectionInfo:
         """Describe from the catalog alone (no model loaded, works for mismatched collections)."""
-        from h2ogpt.documents.catalog import Catalog
-
-        path = self.registry.folder(ref) / "catalog.sqlite"
-        if not path.exists():
+        catalogs = self.registry.catalogs
+        if not catalogs.exists(ref.key):
             return CollectionInfo(ref.name, ref.owner is not None, 0, 0, "", self.settings.db_type)
-        catalog = Catalog(path)
+        catalog = catalogs.open(ref.key)
         try:
             documents, chunks = catalog.totals()
             info = catalog.info()
