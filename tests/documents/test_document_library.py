@@ -413,7 +413,9 @@ def test_replicas_share_collections_through_postgres_and_chroma(
     corpus = write_corpus(tmp_path / "docs", TOPICS)
     assert replica_a.ingest([corpus]).chunks_added >= 4
     assert [d.source for d in replica_b.list_documents()] == [d.source for d in replica_a.list_documents()]
-    assert replica_b.search("UserData", "error code XJ-4471", k=2, mode="bm25")[0].source.endswith("router.txt")
+    assert replica_b.search("UserData", "error code XJ-4471", k=2, mode="bm25")[0].source.endswith(
+        "router.txt"
+    )
 
     replica_a.create_collection("alice-notes", user="alice")
     replica_a.ingest([corpus / "volcano.txt"], collection="alice-notes", user="alice")
@@ -428,7 +430,9 @@ def test_replicas_share_collections_through_postgres_and_chroma(
     assert str(corpus / "router.txt") not in [d.source for d in replica_a.list_documents()]
     assert not replica_a.search("UserData", "error code XJ-4471", k=2, mode="bm25")
     assert_consistent(replica_a)
-    assert not list((tmp_path / "a").rglob("catalog.sqlite")) and not list((tmp_path / "b").rglob("catalog.sqlite"))
+    assert not list((tmp_path / "a").rglob("catalog.sqlite")) and not list(
+        (tmp_path / "b").rglob("catalog.sqlite")
+    )
 
 
 def test_unreachable_chroma_server_is_a_clear_error(tmp_path: Path, embedder: Embedder) -> None:
