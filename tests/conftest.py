@@ -23,7 +23,7 @@ from h2ogpt.settings import Settings
 from support import netguard
 
 # fixtures that test modules also import helpers from: registered before any module imports them
-pytest_plugins = ["support.api_fixtures", "support.speech", "support.postgres"]
+pytest_plugins = ["support.api_fixtures", "support.speech", "support.postgres", "support.chroma"]
 
 netguard.install()
 
