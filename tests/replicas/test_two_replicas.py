@@ -7,7 +7,6 @@ no saved chat and no acknowledged document."""
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from h2ogpt.persistence.database import server_database
 from support.chroma import running_chroma
 from support.paths import REPO
 from support.postgres import PostgresServer
+from support.processes import wait_for_ui_url
 from support.ui_driver import ANSWER_TIMEOUT_MS, USERS, ask, free_port, login, wait_until_saved
 
 pytest_plugins = ["support.ui_fixtures"]
@@ -68,24 +68,9 @@ class Replica:
             stderr=subprocess.PIPE,
             text=True,
         )
-        self.url = self._wait_for_url()
+        self.url = wait_for_ui_url(self.process, STARTUP_SECONDS)
         self.api = f"http://127.0.0.1:{self.api_port}/v1"
         self._wait_for_health()
-
-    def _wait_for_url(self) -> str:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        lines: list[str] = []
-        assert self.process.stderr is not None
-        while time.monotonic() < deadline:
-            line = self.process.stderr.readline()
-            if not line:
-                break
-            lines.append(line)
-            found = re.search(r"Browser UI: (http://\S+)", line)
-            if found:
-                return found.group(1)
-        self.stop()
-        raise AssertionError("the replica did not start:\n" + "".join(lines[-30:]))
 
     def _wait_for_health(self) -> None:
         deadline = time.monotonic() + STARTUP_SECONDS

@@ -33,3 +33,25 @@ def run_generate(
         text=True,
         timeout=timeout,
     )
+
+
+def wait_for_ui_url(process: subprocess.Popen, seconds: float) -> str:
+    """The browser UI's address, read from a starting ``generate.py``'s stderr ("Browser UI: URL").
+    When it exits or does not say within ``seconds``: the process is killed and an AssertionError
+    shows its last lines."""
+    import re
+    import time
+
+    deadline = time.monotonic() + seconds
+    lines: list[str] = []
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        found = re.search(r"Browser UI: (http://\S+)", line)
+        if found:
+            return found.group(1)
+    process.kill()
+    process.wait()
+    raise AssertionError("the UI did not start:\n" + "".join(lines[-30:]))

@@ -4,16 +4,15 @@ chats and the collections (a real process, stopped and started again on the same
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from support.paths import REPO, SHARED_DATA
+from support.processes import wait_for_ui_url
 from support.ui_driver import add_files, ask, free_port, open_chat, wait_until_saved
 
 pytest_plugins = ["support.ui_fixtures"]
@@ -35,21 +34,7 @@ class UiProcess:
             stderr=subprocess.PIPE,
             text=True,
         )
-        self.url = self._wait_for_url()
-
-    def _wait_for_url(self) -> str:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        lines = []
-        while time.monotonic() < deadline:
-            line = self.process.stderr.readline()
-            if not line:
-                break
-            lines.append(line)
-            found = re.search(r"Browser UI: (http://\S+)", line)
-            if found:
-                return found.group(1)
-        self.stop()
-        raise AssertionError("the UI did not start:\n" + "".join(lines[-30:]))
+        self.url = wait_for_ui_url(self.process, STARTUP_SECONDS)
 
     def stop(self) -> None:
         self.process.terminate()
