@@ -117,8 +117,14 @@ def replicas(shared_services: tuple[str, str], tmp_path_factory) -> Iterator[tup
         second.stop()
 
 
-def test_a_chat_saved_on_one_replica_is_listed_and_continued_on_the_other(pages, replicas):
+def saved_messages(database_url: str, user: str, title: str) -> list[int]:
+    """How many messages each of ``user``'s saved chats titled ``title`` holds (read from PostgreSQL)."""
+    return [len(c.messages) for c in ChatStore(server_database(database_url)).list(user) if c.title == title]
+
+
+def test_a_chat_saved_on_one_replica_is_listed_and_continued_on_the_other(pages, replicas, shared_services):
     replica_a, replica_b = replicas
+    database_url, _chroma_url = shared_services
     question = "Replicated question about green tea"
     on_a = pages.new()
     login(on_a, replica_a.url, "alice", USERS["alice"])
@@ -132,9 +138,13 @@ def test_a_chat_saved_on_one_replica_is_listed_and_continued_on_the_other(pages,
     expect(on_b.locator("#chatbot-0 .message.user")).to_have_count(1)
     ask(on_b, "And a follow-up about milk")
     expect(on_b.locator("#chatbot-0 .message.bot")).to_have_count(2, timeout=ANSWER_TIMEOUT_MS)
-    wait_until_saved(on_b, question)
+    deadline = time.monotonic() + ANSWER_TIMEOUT_MS / 1000
+    while saved_messages(database_url, "alice", question) != [4]:  # saved once the answer is complete
+        assert time.monotonic() < deadline, saved_messages(database_url, "alice", question)
+        time.sleep(0.2)
 
     on_a.reload()
+    expect(on_a.locator("#saved-chats")).to_contain_text(question)  # the page has loaded its list
     on_a.locator("#saved-chats label").filter(has_text=question).click()
     expect(on_a.locator("#chatbot-0")).to_contain_text("follow-up about milk")
     expect(on_a.locator("#saved-chats label")).to_have_count(1)  # continued, not copied
