@@ -73,6 +73,9 @@ def auth_ui_url(ui_settings: Settings, backend, tmp_path_factory) -> Iterator[st
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
+    """One Chromium for the session. Playwright's sync API leaves an asyncio loop running in the
+    main thread from here on, so tests that use it live in tests/ui/, collected after the tests
+    that call asyncio.run (tests/scaling)."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser

@@ -149,10 +149,12 @@ def test_a_chat_saved_on_one_replica_is_listed_and_continued_on_the_other(pages,
     expect(on_a.locator("#chatbot-0")).to_contain_text("follow-up about milk")
     expect(on_a.locator("#saved-chats label")).to_have_count(1)  # continued, not copied
 
-    bob = pages.new()
-    login(bob, replica_b.url, "bob", USERS["bob"])
-    expect(bob.locator("#user-line")).to_contain_text("bob")
-    expect(bob.locator("#saved-chats")).not_to_contain_text("green tea")
+    for replica in replicas:  # bob sees none of alice's chats, on either replica
+        bob = pages.new()
+        login(bob, replica.url, "bob", USERS["bob"])
+        ask(bob, f"Bob's question on port {replica.ui_port}")
+        wait_until_saved(bob, f"Bob's question on port {replica.ui_port}")  # his list has loaded
+        expect(bob.locator("#saved-chats")).not_to_contain_text("green tea")
 
 
 def test_a_document_uploaded_on_one_replica_is_answered_on_the_other(replicas, tmp_path: Path):
@@ -164,12 +166,14 @@ def test_a_document_uploaded_on_one_replica_is_answered_on_the_other(replicas, t
         report = upload.post("/collections/MyData/documents", files=files).json()
     assert [d["status"] for d in report["documents"]] == ["added"]
 
-    with replica_b.http(KEYS[0]) as owner, replica_b.http(KEYS[1]) as stranger:
+    with replica_b.http(KEYS[0]) as owner:
         listed = owner.get("/collections/MyData/documents").json()["data"]
         assert [Path(d["source"]).name for d in listed] == ["boathouse.txt"]
-        assert stranger.get("/collections/MyData/documents").json()["data"] == []
-        found = stranger.post("/collections/MyData/search", json={"query": "Heron boathouse key", "k": 3})
-        assert found.json()["data"] == []
+    for replica in replicas:  # another key's MyData is its own, on both replicas
+        with replica.http(KEYS[1]) as stranger:
+            assert stranger.get("/collections/MyData/documents").json()["data"] == []
+            found = stranger.post("/collections/MyData/search", json={"query": "Heron boathouse key", "k": 3})
+            assert found.json()["data"] == []
 
     chat = openai.OpenAI(base_url=replica_b.api, api_key=KEYS[0], max_retries=0)
     reply = chat.chat.completions.create(
