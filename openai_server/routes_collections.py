@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from h2ogpt.errors import H2OGPTError
+from h2ogpt.errors import H2OGPTError, UpstreamError
 from openai_server.errors import ERROR_RESPONSES, ApiError, bad_request
 from openai_server.identity import request_user
 from openai_server.state import ServerState
@@ -48,10 +48,13 @@ def _store(request: Request):
 
 
 async def _call(request: Request, work, *args: Any) -> Any:
-    """Run a blocking store call in a worker thread; its user errors become a 400/404."""
+    """Run a blocking store call in a worker thread; its user errors become a 400/404, an
+    unreachable Chroma server or database a 503."""
     state: ServerState = request.app.state.server
     try:
         return await anyio.to_thread.run_sync(work, *args, limiter=state.limiter)
+    except UpstreamError as exc:
+        raise ApiError(503, str(exc), code="store_unavailable") from None
     except H2OGPTError as exc:
         status = 404 if "no collection" in str(exc) or "no such" in str(exc) else 400
         raise ApiError(status, str(exc), code="not_found" if status == 404 else "invalid_value") from None

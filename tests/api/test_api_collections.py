@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,3 +100,17 @@ def test_embeddings_use_the_collections_model(doc_server):
     assert doc_server.state.embedder() is doc_server.state.pipeline().documents.embedder, (
         "one model, loaded once"
     )
+
+
+def test_an_unreachable_store_is_a_503_naming_it(settings, backend, tmp_path):
+    """A Chroma server that is down is the deployment's fault: 503 with the flag to check."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    down = settings.model_copy(update={"data_dir": tmp_path, "chroma_url": closed})
+    store = DocumentLibrary(down)
+    with start(down, Pipeline(down, backend, store)) as handle, httpx.Client(base_url=handle.url) as http:
+        reply = http.post("/v1/collections/UserData/search", json={"query": "anything"})
+    store.close()
+    assert reply.status_code == 503, reply.text
+    assert "chroma_url" in reply.json()["error"]["message"]

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from h2ogpt.errors import ConfigError, RequestError
+from h2ogpt.errors import ConfigError, RequestError, UpstreamError
 from h2ogpt.persistence.chats import MAX_IMPORT_CHATS, ChatStore, SavedChat
 from h2ogpt.persistence.database import server_database, sqlite_file
 from h2ogpt.settings import Settings
+from support.postgres import PostgresServer
 
 RICH = [
     {"role": "system", "content": "Be brief."},
@@ -271,3 +272,17 @@ def test_threads_saving_at_once(store: ChatStore):
     assert not errors
     chats = store.list("user0") + store.list("user1")
     assert len(chats) == 8 and all(len(c.messages) == 12 for c in chats)
+
+
+def test_a_database_that_went_away_is_an_upstream_error_naming_it(tmp_path: Path):
+    """A stopped PostgreSQL is the server's fault (UpstreamError: the API's 503), not a traceback."""
+    server = PostgresServer()
+    try:
+        store = ChatStore(server_database(server.create_database()))
+        store.save("alice", talk("kept"))
+    finally:
+        server.stop()
+    with pytest.raises(
+        UpstreamError, match=r"the database postgresql://h2ogpt@127\.0\.0\.1:\d+/t_\w+ cannot be reached"
+    ):
+        store.list("alice")

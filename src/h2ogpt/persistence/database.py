@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
-from h2ogpt.errors import ConfigError
+from h2ogpt.errors import ConfigError, UpstreamError
 
 if TYPE_CHECKING:
     from h2ogpt.settings import Settings
@@ -52,7 +52,7 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A connection for reading (one consistent snapshot per statement)."""
-        with self.engine.connect() as conn:
+        with self._reachable(), self.engine.connect() as conn:
             yield conn
 
     @contextmanager
@@ -62,10 +62,28 @@ class Database:
         ``serialize`` names a critical section (an owner's chats, a user name): on PostgreSQL,
         transactions with the same name run one after another, in every process.
         """
-        with self.engine.connect().execution_options(**{_WRITE: True}) as conn, conn.begin():
+        with (
+            self._reachable(),
+            self.engine.connect().execution_options(**{_WRITE: True}) as conn,
+            conn.begin(),
+        ):
             if serialize and self.is_postgres:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(serialize)})
             yield conn
+
+    @contextmanager
+    def _reachable(self) -> Iterator[None]:
+        """A PostgreSQL server that went away is the server's fault, not the request's: an
+        UpstreamError that names it (the API answers 503), instead of a driver traceback."""
+        try:
+            yield
+        except OperationalError as exc:
+            if not self.is_postgres:
+                raise
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            raise UpstreamError(
+                f"the database {self.shown_as} cannot be reached ({reason}): check that PostgreSQL is running"
+            ) from exc
 
     def process_lock(self, name: str, *, blocking: bool = True) -> AbstractContextManager[bool]:
         """Held by one process at a time, across replicas (PostgreSQL session advisory lock;
@@ -77,7 +95,7 @@ class Database:
 
     @contextmanager
     def _advisory_lock(self, key: int, blocking: bool) -> Iterator[bool]:
-        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        with self._reachable(), self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             if blocking:
                 conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
                 taken = True
