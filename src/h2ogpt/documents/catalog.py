@@ -171,15 +171,8 @@ class Catalog:
             self._bump(conn)
 
     def forget(self, sources: Sequence[str]) -> int:
-        removed = 0
-        with self.database.write() as conn:
-            for source in sources:
-                removed += conn.execute(
-                    text(f"DELETE FROM {self._tables.documents} WHERE {self._where} AND source = :source"),
-                    self._params(source=source),
-                ).rowcount
-            self._bump(conn)
-        return removed
+        """Drop these documents' rows; how many there were."""
+        return self._remove(self._tables.documents, sources)
 
     def totals(self) -> tuple[int, int]:
         """(documents, chunks)."""
@@ -191,6 +184,18 @@ class Catalog:
                 self._params(),
             ).one()
         return int(n), int(chunks)
+
+    def _remove(self, table: str, sources: Iterable[str]) -> int:
+        """Delete the rows of ``sources`` from ``table`` and move the generation on (one transaction)."""
+        removed = 0
+        with self.database.write() as conn:
+            for source in sources:
+                removed += conn.execute(
+                    text(f"DELETE FROM {table} WHERE {self._where} AND source = :source"),
+                    self._params(source=source),
+                ).rowcount
+            self._bump(conn)
+        return removed
 
     # --- pending -------------------------------------------------------------------------
     def mark_pending(self, sources: Iterable[str]) -> None:
@@ -205,13 +210,7 @@ class Catalog:
                 )
 
     def clear_pending(self, sources: Iterable[str]) -> None:
-        with self.database.write() as conn:
-            for source in sources:
-                conn.execute(
-                    text(f"DELETE FROM {self._tables.pending} WHERE {self._where} AND source = :source"),
-                    self._params(source=source),
-                )
-            self._bump(conn)
+        self._remove(self._tables.pending, sources)
 
     def pending(self) -> list[str]:
         with self.database.read() as conn:
