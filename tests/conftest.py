@@ -23,7 +23,14 @@ from h2ogpt.settings import Settings
 from support import netguard
 
 # fixtures that test modules also import helpers from: registered before any module imports them
-pytest_plugins = ["support.api_fixtures", "support.speech", "support.postgres", "support.chroma"]
+pytest_plugins = [
+    "support.api_fixtures",
+    "support.speech",
+    "support.postgres",
+    "support.chroma",
+    "support.fake_vision",
+    "support.ui_fixtures",
+]
 
 netguard.install()
 

@@ -31,17 +31,10 @@ def ask(text: str, *parts: dict) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[FakeVision]:
-    server = FakeVision().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def seeing_api(fake: FakeVision, data_dir) -> Iterator[ServerHandle]:
+def seeing_api(fake_vision: FakeVision, data_dir) -> Iterator[ServerHandle]:
     """Our server whose chat model is the fake vision server (it sees); image URLs allowed."""
     settings = Settings(
-        inference_server=f"vllm_chat:{fake.url}",
+        inference_server=f"vllm_chat:{fake_vision.url}",
         data_dir=data_dir,
         server_name="127.0.0.1",
         allow_image_urls=True,
@@ -53,10 +46,10 @@ def seeing_api(fake: FakeVision, data_dir) -> Iterator[ServerHandle]:
 
 
 @pytest.fixture(scope="module")
-def describing_api(fake: FakeVision, settings: Settings, backend) -> Iterator[ServerHandle]:
+def describing_api(fake_vision: FakeVision, settings: Settings, backend) -> Iterator[ServerHandle]:
     """Our server with the embedded local model (cannot see) and the fake as --visible_vision_models."""
     described = settings.model_copy(
-        update={"visible_vision_models": f"vllm_chat:{fake.url}", "max_new_tokens": 12}
+        update={"visible_vision_models": f"vllm_chat:{fake_vision.url}", "max_new_tokens": 12}
     )
     described = described.model_copy(update={"server_name": "127.0.0.1"})
     with serve_in_thread(described, Pipeline(described, backend), port=0) as handle:
@@ -67,8 +60,8 @@ def client_of(handle: ServerHandle) -> openai.OpenAI:
     return openai.OpenAI(base_url=handle.base_url, api_key="x", max_retries=0, timeout=120)
 
 
-def test_a_red_square_is_answered_as_red(seeing_api, fake):
-    fake.reset()
+def test_a_red_square_is_answered_as_red(seeing_api, fake_vision):
+    fake_vision.reset()
     client = client_of(seeing_api)
     reply = client.chat.completions.create(
         model="h2ogpt", messages=ask("What colour is this?", image_part(png("red"), "low"))
@@ -81,12 +74,12 @@ def test_a_red_square_is_answered_as_red(seeing_api, fake):
         "texts": [],
         "note": "",
     }
-    sent = fake.image_requests()[-1]["messages"][-1]["content"][1]["image_url"]
+    sent = fake_vision.image_requests()[-1]["messages"][-1]["content"][1]["image_url"]
     assert sent["detail"] == "low" and sent["url"].startswith("data:image/png;base64,")
 
 
-def test_two_images_arrive_in_order_streamed(seeing_api, fake):
-    fake.reset()
+def test_two_images_arrive_in_order_streamed(seeing_api, fake_vision):
+    fake_vision.reset()
     stream = client_of(seeing_api).chat.completions.create(
         model="h2ogpt",
         messages=ask("Compare them.", image_part(png("blue", (32, 48))), image_part(png("yellow", (16, 16)))),
@@ -98,8 +91,8 @@ def test_two_images_arrive_in_order_streamed(seeing_api, fake):
     assert [c.model_extra["vision"]["how"] for c in chunks if "vision" in (c.model_extra or {})] == ["seen"]
 
 
-def test_image_urls_are_fetched_when_allowed(seeing_api, fake):
-    url = fake.url.removesuffix("/v1") + "/images/green-20x10.png"
+def test_image_urls_are_fetched_when_allowed(seeing_api, fake_vision):
+    url = fake_vision.url.removesuffix("/v1") + "/images/green-20x10.png"
     part = {"type": "image_url", "image_url": {"url": url}}
     reply = client_of(seeing_api).chat.completions.create(model="h2ogpt", messages=ask("What is it?", part))
     assert reply.choices[0].message.content == "Image 1: a green image, 20x10."
@@ -126,15 +119,15 @@ def test_the_chat_body_limit_follows_max_image_bytes(settings, backend):
     assert reply.status_code == 413 and "larger than 5 MiB" in reply.json()["error"]["message"]
 
 
-def test_the_local_model_answers_from_the_vision_models_description(describing_api, fake):
-    fake.reset()
+def test_the_local_model_answers_from_the_vision_models_description(describing_api, fake_vision):
+    fake_vision.reset()
     reply = client_of(describing_api).chat.completions.create(
         model="h2ogpt", messages=ask("Which colour is the square?", image_part(png("red")))
     )
     vision = reply.model_extra["vision"]
     assert (vision["how"], vision["by"]) == ("described", VISION_MODEL_ID)
     assert vision["texts"] == ["Image 1: a red image, 64x64."]  # given to the local model as context
-    assert any("Which colour is the square?" in q for q in fake.questions())  # asked with the question
+    assert any("Which colour is the square?" in q for q in fake_vision.questions())  # asked with the question
     assert reply.choices[0].message.content and not reply.choices[0].message.content.startswith("Note:")
 
 

@@ -15,8 +15,10 @@ import base64
 import io
 import json
 import time
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import Response, StreamingResponse
 from PIL import Image, ImageColor
@@ -219,3 +221,11 @@ def image_part(data: bytes, detail: str | None = None) -> dict[str, Any]:
     if detail:
         url["detail"] = detail
     return {"type": "image_url", "image_url": url}
+
+
+@pytest.fixture(scope="module")
+def fake_vision() -> Iterator[FakeVision]:
+    """The fake vision server on loopback, for one test module."""
+    server = FakeVision().start()
+    yield server
+    server.stop()

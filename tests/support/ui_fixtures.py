@@ -1,6 +1,6 @@
 """The browser UI served on loopback from this process, and headless Chromium to drive it.
 
-Load with ``pytest_plugins = ["support.ui_fixtures"]``. The UI shares the session's loaded model;
+Registered for every test by tests/conftest.py. The UI shares the session's loaded model;
 its chats and collections live in a data folder of the session's own. Every page records
 the hosts it requested: a test fails if any of them is not loopback, and it saves a
 screenshot under ``test-artifacts/`` when it fails.

@@ -29,8 +29,6 @@ from support.ui_driver import (
     wait_until_saved,
 )
 
-pytest_plugins = ["support.ui_fixtures"]
-
 DOCS = SHARED_DATA / "docs"
 
 

@@ -27,8 +27,6 @@ from h2ogpt.settings import Settings
 from support.fake_upstream import FakeUpstream
 from support.ui_driver import ANSWER_TIMEOUT_MS, ask, bot_messages, wait_until_saved
 
-pytest_plugins = ["support.ui_fixtures"]
-
 REMOTE_NAME = "Fake upstream"
 FIRST = "Which colours make green paint?"
 SECOND = "And orange paint?"

@@ -13,8 +13,6 @@ from support.fake_image_server import MISBEHAVE, FakeImageServer, colour_for
 from support.ui_driver import ANSWER_TIMEOUT_MS, choose, set_number
 from support.ui_fixtures import serve_ui
 
-pytest_plugins = ["support.ui_fixtures"]
-
 
 @pytest.fixture(scope="module")
 def image_server() -> Iterator[FakeImageServer]:

@@ -28,8 +28,6 @@ from support.postgres import PostgresServer
 from support.processes import wait_for_ui_url
 from support.ui_driver import ANSWER_TIMEOUT_MS, USERS, ask, free_port, login, wait_until_saved
 
-pytest_plugins = ["support.ui_fixtures"]
-
 pytestmark = pytest.mark.slow
 
 STARTUP_SECONDS = 300

@@ -15,8 +15,6 @@ from support.paths import REPO, SHARED_DATA
 from support.processes import wait_for_ui_url
 from support.ui_driver import add_files, ask, free_port, open_chat, wait_until_saved
 
-pytest_plugins = ["support.ui_fixtures"]
-
 STARTUP_SECONDS = 240
 
 

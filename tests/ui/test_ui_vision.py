@@ -13,26 +13,17 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from h2ogpt.settings import Settings
-from support.fake_vision import VISION_MODEL_ID, FakeVision, png, text_png
+from support.fake_vision import VISION_MODEL_ID, png, text_png
 from support.ui_driver import ANSWER_TIMEOUT_MS, ask, bot_messages, open_chat, wait_until_saved
 from support.ui_fixtures import serve_ui
 
-pytest_plugins = ["support.ui_fixtures"]
-
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[FakeVision]:
-    server = FakeVision().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def vision_ui_url(ui_settings: Settings, backend, fake, tmp_path_factory) -> Iterator[str]:
+def vision_ui_url(ui_settings: Settings, backend, fake_vision, tmp_path_factory) -> Iterator[str]:
     """A UI of its own whose vision model is the fake (the shared UI fixtures stay without one)."""
     data_dir = tmp_path_factory.mktemp("ui-vision-data")
     demo, url = serve_ui(
-        ui_settings, backend, data_dir=data_dir, visible_vision_models=f"vllm_chat:{fake.url}"
+        ui_settings, backend, data_dir=data_dir, visible_vision_models=f"vllm_chat:{fake_vision.url}"
     )
     yield url
     demo.close()
@@ -83,8 +74,8 @@ def assert_reddish(rgb: list[int]) -> None:
     assert rgb[0] > 200 and rgb[1] < 60 and rgb[2] < 60, rgb
 
 
-def test_an_attached_red_square_is_described_as_red(page: Page, vision_ui_url, fake, pictures) -> None:
-    fake.reset()
+def test_an_attached_red_square_is_described_as_red(page: Page, vision_ui_url, fake_vision, pictures) -> None:
+    fake_vision.reset()
     open_chat(page, vision_ui_url)
     attach(page, pictures / "red.png")
     question = "What colour is this?"
@@ -99,8 +90,8 @@ def test_an_attached_red_square_is_described_as_red(page: Page, vision_ui_url, f
     line = bot_messages(page).last.locator(".images-read")
     expect(line).to_contain_text(f"1 image described by {VISION_MODEL_ID}")
     expect(line).to_contain_text("Image 1: a red image, 64x64.")
-    sent = fake.image_requests()
-    assert len(sent) == 1 and question in fake.questions()[-1]
+    sent = fake_vision.image_requests()
+    assert len(sent) == 1 and question in fake_vision.questions()[-1]
     # reopened from the sidebar, the saved chat still shows the thumbnail and the line
     page.locator("#new-chat").click()
     expect(page.locator("#chatbot-0 .message")).to_have_count(0)
@@ -111,8 +102,8 @@ def test_an_attached_red_square_is_described_as_red(page: Page, vision_ui_url, f
     expect(bot_messages(page).last.locator(".images-read")).to_contain_text("a red image")
 
 
-def test_two_images_arrive_in_order(page: Page, vision_ui_url, fake, pictures) -> None:
-    fake.reset()
+def test_two_images_arrive_in_order(page: Page, vision_ui_url, fake_vision, pictures) -> None:
+    fake_vision.reset()
     open_chat(page, vision_ui_url)
     attach(page, pictures / "red.png", pictures / "blue.png")
     question = "Which colours do these two pictures have?"
@@ -122,13 +113,13 @@ def test_two_images_arrive_in_order(page: Page, vision_ui_url, fake, pictures) -
     expect(bot_messages(page).last.locator(".images-read")).to_contain_text(
         "Image 1: a red image, 64x64. Image 2: a blue image, 32x48."
     )
-    (body,) = fake.image_requests()
+    (body,) = fake_vision.image_requests()
     parts = [p for p in body["messages"][-1]["content"] if p["type"] == "image_url"]
     assert len(parts) == 2
 
 
-def test_a_pasted_image_is_attached(page: Page, vision_ui_url, fake, pictures) -> None:
-    fake.reset()
+def test_a_pasted_image_is_attached(page: Page, vision_ui_url, fake_vision, pictures) -> None:
+    fake_vision.reset()
     open_chat(page, vision_ui_url)
     data = list((pictures / "red.png").read_bytes())
     page.locator("#question textarea").evaluate(
@@ -144,8 +135,8 @@ def test_a_pasted_image_is_attached(page: Page, vision_ui_url, fake, pictures) -
     expect(bot_messages(page).last.locator(".images-read")).to_contain_text("a red image, 64x64")
 
 
-def test_a_bad_image_is_refused_and_nothing_is_sent(page: Page, vision_ui_url, fake, pictures) -> None:
-    fake.reset()
+def test_a_bad_image_is_refused_and_nothing_is_sent(page: Page, vision_ui_url, fake_vision, pictures) -> None:
+    fake_vision.reset()
     open_chat(page, vision_ui_url)
     attach(page, pictures / "notes.png")
     ask(page, "What is in this file?")
@@ -155,7 +146,7 @@ def test_a_bad_image_is_refused_and_nothing_is_sent(page: Page, vision_ui_url, f
     expect(page.locator("#chatbot-0 .message")).to_have_count(0)
     expect(page.locator("#question textarea")).to_have_value("What is in this file?")  # kept to fix
     expect(page.locator("#attach-images").get_by_role("row", name=re.compile("notes.png"))).to_have_count(1)
-    assert not fake.state.posts("/chat/completions")
+    assert not fake_vision.state.posts("/chat/completions")
 
 
 def test_without_a_vision_model_the_printed_text_is_read_by_ocr(page: Page, ocr_ui_url, pictures) -> None:

@@ -27,8 +27,6 @@ from h2ogpt.speech import decode_audio, speakable, speech_services
 from support.fake_upstream import FakeUpstream
 from support.ui_driver import ANSWER_TIMEOUT_MS, ask, bot_messages, free_port, wait_until_saved
 
-pytest_plugins = ["support.ui_fixtures"]
-
 RECORD_S = 3.0  # seconds of the fake microphone to record (the question takes about 1.5 s)
 TOKEN_DELAY_S = 0.3  # the fake model's pause between words
 LONG_ANSWER = (
