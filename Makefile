@@ -7,6 +7,11 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.h2ogpt-installed
 REQUIREMENTS := requirements.txt $(wildcard reqs_optional/requirements_optional_*.txt) setup.py version.txt
 PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
+# llama-cpp-python is compiled for this CPU (-march=native). The forced header fixes GCC < 14's
+# AMX tile configuration, without which llama.cpp's AMX kernels crash, and marks the build so
+# the engine uses them (ci/llama_cpp/amx_tileconfig.h). Your own CMAKE_ARGS come after ours.
+# pip reuses a wheel it built before: `pip cache remove llama_cpp_python` to rebuild with it.
+LLAMA_CMAKE_ARGS := -DCMAKE_CXX_FLAGS=-include\ $(CURDIR)/ci/llama_cpp/amx_tileconfig.h
 
 .PHONY: install browser test-tools run test lint bench models image deploy-lint clean
 
@@ -19,8 +24,8 @@ install: $(STAMP)
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(REQUIREMENTS) | $(PY)
-	$(PIP_INSTALL) -r requirements.txt -r reqs_optional/requirements_optional_dev.txt
+$(STAMP): $(REQUIREMENTS) ci/llama_cpp/amx_tileconfig.h | $(PY)
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS) $$CMAKE_ARGS" $(PIP_INSTALL) -r requirements.txt -r reqs_optional/requirements_optional_dev.txt
 	$(PIP_INSTALL) --no-deps -r reqs_optional/requirements_optional_embedded.txt
 	$(PIP_INSTALL) --no-deps -e .
 	touch $(STAMP)

@@ -162,11 +162,13 @@ def measure_engine(kind: str, args) -> dict:
 
 # --- llama-cpp-python alone --------------------------------------------------------------
 def _without_amx_repacking() -> bool:
-    """llama.cpp's AMX kernels crash (SIGSEGV) on multi-token batches on some AMX Xeons;
-    skip the extra (repacked) buffer types there, as the h2oGPT engine does."""
+    """Skip llama.cpp's extra (AMX-repacked) buffer types where the h2oGPT engine does: an AMX
+    build without the tile-config fix crashes (SIGSEGV) on batches of more than one token."""
     import llama_cpp.llama_cpp as C
 
-    if "AMX_INT8 = 1" not in C.llama_print_system_info().decode():
+    from h2ogpt.backends.llamacpp import native
+
+    if native.amx_kernels_allowed():
         return False
     default = C.llama_model_default_params
 

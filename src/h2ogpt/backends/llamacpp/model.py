@@ -243,8 +243,7 @@ def _load_weights(path: str, n_gpu_layers: int) -> Any:
     """The model's weights (``n_gpu_layers`` of them offloaded to a GPU build's device)."""
     params = C.llama_model_default_params()
     params.n_gpu_layers = n_gpu_layers
-    if native.cpu_has_amx():
-        params.use_extra_bufts = False
+    params.use_extra_bufts = native.amx_kernels_allowed()
     native.recent_errors.clear()
     model = C.llama_model_load_from_file(path.encode("utf-8"), params)
     if not model:

@@ -1,0 +1,181 @@
+"""How the llama.cpp engine copes with its native build: the AMX tile-configuration fix that
+`make install` compiles in, and loading a CUDA build's libraries before numpy."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from h2ogpt.backends.llamacpp import native
+from h2ogpt.backends.model_source import embedded_gguf_path
+
+ROOT = Path(__file__).resolve().parents[2]
+HEADER = ROOT / "ci" / "llama_cpp" / "amx_tileconfig.h"
+SRC = str(ROOT / "src")
+
+# ggml's tile configuration (amx/mmq.cpp): palette 1, two 8x64 B tiles, two 16x32 A tiles and
+# four 16x64 C tiles, set field by field after zero-initialising the struct, then loaded.
+TILE_CONFIG_PROGRAM = r"""
+#include <immintrin.h>
+#include <cstdint>
+#include <cstdio>
+#include <unistd.h>
+#include <sys/syscall.h>
+struct tile_config_t {
+    uint8_t palette_id = 0; uint8_t start_row = 0; uint8_t reserved_0[14] = {0};
+    uint16_t colsb[16] = {0}; uint8_t rows[16] = {0};
+};
+__attribute__((noinline)) void configure() {
+    alignas(64) tile_config_t tc = {};
+    tc.palette_id = 1;
+    tc.rows[0] = 8;  tc.colsb[0] = 64; tc.rows[1] = 8;  tc.colsb[1] = 64;
+    tc.rows[2] = 16; tc.colsb[2] = 32; tc.rows[3] = 16; tc.colsb[3] = 32;
+    for (int i = 4; i < 8; ++i) { tc.rows[i] = 16; tc.colsb[i] = 64; }
+    _tile_loadconfig(&tc);
+}
+int main() {
+    if (syscall(SYS_arch_prctl, 0x1023, 18)) { std::puts("no AMX permission"); return 3; }
+    configure();
+    alignas(64) tile_config_t loaded = {};
+    _tile_storeconfig(&loaded);
+    for (int i = 0; i < 8; ++i) std::printf("%d:%d ", loaded.rows[i], loaded.colsb[i]);
+    alignas(64) int8_t a[16 * 32], b[8 * 64];
+    alignas(64) int32_t c[16 * 16];
+    for (auto & v : a) v = 1;
+    for (auto & v : b) v = 2;
+    _tile_zero(4); _tile_loadd(2, a, 32); _tile_loadd(0, b, 64);
+    _tile_dpbssd(4, 2, 0); _tile_stored(4, c, 64); _tile_release();
+    std::printf("%d\n", c[0]);
+    return c[0] == 64 ? 0 : 4;
+}
+"""
+
+
+def _cpu_has_amx() -> bool:
+    try:
+        return " amx_int8" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not shutil.which("g++"), reason="needs g++, which builds llama-cpp-python")
+def test_the_forced_header_keeps_the_whole_tile_configuration(tmp_path):
+    """With the header, GCC keeps every store of the 64-byte configuration that `ldtilecfg`
+    reads (GCC < 14 alone keeps only the first 8 bytes); on an AMX CPU the tiles then work."""
+    source = tmp_path / "tiles.cpp"
+    source.write_text(TILE_CONFIG_PROGRAM)
+    flags = ["-O3", "-mamx-tile", "-mamx-int8", "-mavx512f", "-include", str(HEADER)]
+    assembly = subprocess.run(
+        ["g++", *flags, "-S", "-o", "-", str(source)], capture_output=True, text=True, check=True
+    ).stdout
+    configure = assembly.split("_Z9configurev:", 1)[1].split("ldtilecfg", 1)[0]
+    stores = [line for line in configure.splitlines() if "(%rsp)" in line and "mov" in line.split()[0]]
+    assert len(stores) > 2, "only the zeroing and the palette byte are stored before ldtilecfg"
+    binary = tmp_path / "tiles"
+    subprocess.run(["g++", *flags, "-o", str(binary), str(source)], check=True)
+    if not _cpu_has_amx():
+        return  # compiled and checked; nothing to run it on
+    run = subprocess.run([str(binary)], capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.split() == ["8:64", "8:64", "16:32", "16:32", "16:64", "16:64", "16:64", "16:64", "64"]
+
+
+def test_amx_kernels_follow_the_build_and_the_override(monkeypatch):
+    if "AMX_INT8 = 1" not in native.system_info():
+        for value in ("0", "1", ""):
+            monkeypatch.setenv(native.AMX_ENV, value)
+            assert native.amx_kernels_allowed()  # no AMX kernels in this build: nothing to avoid
+        return
+    monkeypatch.setenv(native.AMX_ENV, "0")
+    assert not native.amx_kernels_allowed()
+    monkeypatch.setenv(native.AMX_ENV, "1")
+    assert native.amx_kernels_allowed()
+    monkeypatch.delenv(native.AMX_ENV)
+    assert native.amx_kernels_allowed() == hasattr(native.C._lib, "h2ogpt_amx_tileconfig_fix")
+
+
+BATCHES = """
+import logging, sys
+from h2ogpt.backends.base import SamplingParams
+from h2ogpt.backends.llamacpp.engine import LlamaCppEngine
+lines = []
+handler = logging.Handler(); handler.emit = lambda record: lines.append(record.getMessage())
+logger = logging.getLogger("h2ogpt.backends.llamacpp"); logger.addHandler(handler); logger.setLevel(logging.DEBUG)
+engine = LlamaCppEngine.load(sys.argv[1], name="m", max_rows=4)
+prompt = engine.apply_chat_template([{"role": "user", "content": "What is the capital of France?"}])
+answers = engine.sample(prompt, SamplingParams(max_new_tokens=12, temperature=0.7, seed=1), n=4)
+scores = engine.score_continuations(prompt, [" Paris.", " Rome."])
+print("AMX" if any("AMX model buffer" in line for line in lines) else "no AMX")
+print(len(answers), all(0 < a.completion_tokens <= 12 for a in answers), scores[0].total > scores[1].total)
+"""
+
+
+def test_multi_token_batches_run_on_the_kernels_this_build_allows():
+    """Prompts, n samples and scoring are batches of many tokens: on an AMX Xeon with the fixed
+    build they run on llama.cpp's AMX kernels (they crashed without the fix), elsewhere on the
+    usual ones. In a child process, so that a crash fails this test rather than the run."""
+    run = subprocess.run(
+        [sys.executable, "-c", BATCHES, str(embedded_gguf_path())],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": SRC},
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    kernels, result = run.stdout.split("\n")[:2]
+    assert result == "4 True True"  # and garbage kernels would not prefer " Paris."
+    expect_amx = "AMX_INT8 = 1" in native.system_info() and native.amx_kernels_allowed()
+    assert kernels == ("AMX" if expect_amx else "no AMX")
+
+
+# --- a CUDA build's libraries load before numpy -------------------------------------------
+FAKE_BINDING = """
+import sys
+from pathlib import Path
+Path(__file__).with_name("order.txt").write_text(
+    "numpy first" if "numpy" in sys.modules else "llama_cpp first"
+)
+"""
+
+
+def _fake_llama_cpp(root: Path, *, cuda: bool) -> Path:
+    """A stand-in llama_cpp package that records whether numpy was imported before it."""
+    package = root / "llama_cpp"
+    (package / "lib").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "llama_cpp.py").write_text(FAKE_BINDING)
+    (package / "lib" / ("libggml-cuda.so" if cuda else "libggml-cpu.so")).write_bytes(b"")
+    return package / "order.txt"
+
+
+def _import(code: str, path: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(path), SRC])}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_a_cuda_build_is_loaded_before_numpy(tmp_path):
+    order = _fake_llama_cpp(tmp_path, cuda=True)
+    run = _import("import h2ogpt, numpy", tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert order.read_text() == "llama_cpp first"
+
+
+def test_a_cpu_build_is_not_loaded_by_importing_h2ogpt(tmp_path):
+    order = _fake_llama_cpp(tmp_path, cuda=False)
+    run = _import("import sys, h2ogpt; assert 'llama_cpp' not in sys.modules", tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert not order.exists()
+
+
+def test_numpy_imported_first_with_a_cuda_build_is_warned_about(tmp_path):
+    order = _fake_llama_cpp(tmp_path, cuda=True)
+    run = _import("import numpy, h2ogpt", tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "numpy was imported before h2ogpt" in run.stderr
+    assert "import h2ogpt (or llama_cpp) before numpy" in run.stderr
+    assert not order.exists()
