@@ -2,12 +2,17 @@
 
 Importing the package keeps the process offline: hub downloads, telemetry and analytics
 are switched off before any Hugging Face, Chroma or Gradio module reads its environment
-(a variable the user set explicitly is left as it is).
+(a variable the user set explicitly is left as it is). With a CUDA build of
+llama-cpp-python it also loads that build's libraries before numpy is imported (see
+``load_llama_cpp_cuda_first``).
 """
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 import os
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -38,7 +43,36 @@ def _version() -> str:
         return "0.0.0"
 
 
+def load_llama_cpp_cuda_first() -> bool:
+    """Load a CUDA build of llama-cpp-python's libraries now, before anything imports numpy.
+
+    Seen on H100/H200 machines (Python 3.12, numpy 2.5.2, llama-cpp-python 0.3.36 built
+    with CUDA): when numpy was imported before those libraries, loading any model crashed
+    the process (SIGSEGV in libllama's std::regex, called while reading the vocabulary,
+    landing in libggml-cuda); loaded first, the same model loads and runs. CPU builds never
+    crashed and are left alone, so importing h2oGPT stays cheap there. True when loaded here.
+    """
+    if "llama_cpp" in sys.modules:
+        return False
+    spec = importlib.util.find_spec("llama_cpp")
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    libraries = Path(next(iter(spec.submodule_search_locations))) / "lib"
+    if not any(libraries.glob("libggml-cuda*")):
+        return False
+    if "numpy" in sys.modules:
+        logging.getLogger(__name__).warning(
+            "numpy was imported before h2ogpt: with this CUDA build of llama-cpp-python, loading "
+            "a model may crash the process; import h2ogpt (or llama_cpp) before numpy"
+        )
+        return False
+    import llama_cpp.llama_cpp  # noqa: F401  (loads libllama, libggml and libggml-cuda)
+
+    return True
+
+
 enforce_offline()
+load_llama_cpp_cuda_first()
 __version__ = _version()
 
-__all__ = ["OFFLINE_ENVIRONMENT", "__version__", "enforce_offline"]
+__all__ = ["OFFLINE_ENVIRONMENT", "__version__", "enforce_offline", "load_llama_cpp_cuda_first"]
