@@ -160,3 +160,38 @@ def test_a_waiting_call_with_other_rules_is_not_starved(backend, prompts):
         for _ in running:
             pass
         assert other.result(timeout=60) and same.result(timeout=60)
+
+
+def test_an_engine_loaded_on_the_worker_runs_on_the_thread_that_loaded_it():
+    """llama.cpp's CPU threads belong to the thread that first computes: loading there keeps
+    one OpenMP team (see BatchingBackend.load_on_worker)."""
+    from h2ogpt.backends.llamacpp.engine import LlamaCppEngine
+    from h2ogpt.backends.model_source import embedded_gguf_path
+
+    threads = {}
+
+    def load():
+        threads["load"] = threading.current_thread()
+        return LlamaCppEngine.load(str(embedded_gguf_path()), name="smol", max_rows=2)
+
+    backend = BatchingBackend.load_on_worker(load, max_batch_rows=2)
+    try:
+        assert threads["load"] is backend._worker and threads["load"] is not threading.current_thread()
+        decoded = backend.on_worker(threading.current_thread)
+        assert decoded is threads["load"]
+        prompt = backend.apply_chat_template([{"role": "user", "content": "Say hi."}])
+        assert backend.sample(prompt, SamplingParams(max_new_tokens=4))[0].completion_tokens > 0
+    finally:
+        backend.close()
+        backend.engine.close()
+
+
+def test_a_failed_load_on_the_worker_raises_in_the_caller_and_stops_the_worker(tmp_path):
+    from h2ogpt.backends.llamacpp.engine import LlamaCppEngine
+    from h2ogpt.errors import ModelNotFoundError
+
+    missing = tmp_path / "missing.gguf"
+    before = set(threading.enumerate())
+    with pytest.raises(ModelNotFoundError):
+        BatchingBackend.load_on_worker(lambda: LlamaCppEngine.load(str(missing), name="m"))
+    assert [t for t in threading.enumerate() if t not in before] == []

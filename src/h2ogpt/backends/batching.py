@@ -78,16 +78,41 @@ class _Job:
 class BatchingBackend(OptionalPrimitives):
     """A local engine shared by threads; see the module docstring."""
 
-    def __init__(self, engine: LocalEngine, max_batch_rows: int = 32) -> None:
-        self.engine = engine
-        self.info = engine.info
-        self.capabilities = engine.capabilities
+    def __init__(self, engine: LocalEngine | None, max_batch_rows: int = 32) -> None:
         self.max_batch_rows = max_batch_rows
         self.batches_run = 0
         self._pending: deque[_Job] = deque()
         self._wakeup = threading.Condition()
         self._worker: threading.Thread | None = None
         self._closed = False
+        if engine is not None:
+            self._attach(engine)
+
+    def _attach(self, engine: LocalEngine) -> None:
+        self.engine = engine
+        self.info = engine.info
+        self.capabilities = engine.capabilities
+        # At exit, stop the worker before the engine's own finalizers (registered when it was
+        # made; atexit runs last-registered first) free the model it may still be using; and
+        # torch aborts the process if a thread that ran it is still alive at exit.
+        atexit.register(self.close)
+
+    @classmethod
+    def load_on_worker(cls, load: Callable[[], LocalEngine], max_batch_rows: int = 32) -> BatchingBackend:
+        """Load the engine on the worker thread that will run it.
+
+        llama.cpp's CPU threads (OpenMP) belong to the thread that first computes with them.
+        A model loaded on one thread (AMX repacks its weights in parallel there) and run on
+        another keeps two thread teams on the cores, and libgomp then sleeps at every barrier:
+        128 tokens took 3x as long, with ~100,000 context switches instead of a few.
+        """
+        backend = cls(None, max_batch_rows)
+        try:
+            backend._attach(backend.on_worker(load))
+        except BaseException:
+            backend.close()
+            raise
+        return backend
 
     # --- what needs no model time --------------------------------------------------------
     def count_tokens(self, text: str) -> int:
@@ -153,8 +178,6 @@ class BatchingBackend(OptionalPrimitives):
             if self._worker is None:
                 self._worker = threading.Thread(target=self._serve, name="h2ogpt-model", daemon=True)
                 self._worker.start()
-                # torch aborts the process if a thread that ran it is still alive at exit
-                atexit.register(self.close)
             self._pending.append(job)
             self._wakeup.notify()
 

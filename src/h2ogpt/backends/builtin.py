@@ -49,16 +49,18 @@ def _llamacpp(settings: Settings) -> Backend:
     from h2ogpt.backends.llamacpp.engine import LlamaCppEngine
 
     log.info("Loading %s with llama.cpp", source.display_name)
-    engine = LlamaCppEngine.load(
-        source.location,
-        name=source.display_name,
-        n_ctx=settings.max_seq_len,
-        n_threads=settings.n_threads,
-        n_gpu_layers=settings.n_gpu_layers,
-        max_rows=settings.max_batch_rows,
-        lora=settings.lora_weights,
+    return BatchingBackend.load_on_worker(
+        lambda: LlamaCppEngine.load(
+            source.location,
+            name=source.display_name,
+            n_ctx=settings.max_seq_len,
+            n_threads=settings.n_threads,
+            n_gpu_layers=settings.n_gpu_layers,
+            max_rows=settings.max_batch_rows,
+            lora=settings.lora_weights,
+        ),
+        settings.max_batch_rows,
     )
-    return BatchingBackend(engine, settings.max_batch_rows)
 
 
 def _transformers(settings: Settings) -> Backend:
