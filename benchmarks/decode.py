@@ -62,13 +62,13 @@ def load_average() -> float:
 
 
 # --- h2oGPT engines ----------------------------------------------------------------------
-def load_engine(kind: str, model: str, data_dir: str, threads: int, n_gpu_layers: int = 0):
+def load_engine(kind: str, model: str, data_dir: str, threads: int, n_gpu_layers: int = 0, amx: str = "auto"):
     """(backend, info) for ``llama.cpp`` or ``transformers``."""
     if kind == "llama.cpp":
         from h2ogpt.backends.llamacpp.engine import LlamaCppEngine
 
         engine = LlamaCppEngine.load(
-            model, name=Path(model).stem, n_threads=threads, n_gpu_layers=n_gpu_layers
+            model, name=Path(model).stem, n_threads=threads, n_gpu_layers=n_gpu_layers, amx=amx
         )
         return engine, {"threads": engine.model.n_threads, "kv_cells": engine.model.kv_cells}
     from h2ogpt.backends.model_source import embedded_gguf_path
@@ -123,7 +123,7 @@ def _ratios_to_n1(sampled: list[dict]) -> dict:
 
 def measure_engine(kind: str, args) -> dict:
     started = time.perf_counter()
-    backend, extra = load_engine(kind, args.model, args.data_dir, args.threads, args.n_gpu_layers)
+    backend, extra = load_engine(kind, args.model, args.data_dir, args.threads, args.n_gpu_layers, args.amx)
     load_s = time.perf_counter() - started
     rss = rss_mb()
     prompt = backend.apply_chat_template([{"role": "user", "content": PROMPT}])
@@ -161,14 +161,14 @@ def measure_engine(kind: str, args) -> dict:
 
 
 # --- llama-cpp-python alone --------------------------------------------------------------
-def _without_amx_repacking() -> bool:
+def _without_amx_repacking(amx: str) -> bool:
     """Skip llama.cpp's extra (AMX-repacked) buffer types where the h2oGPT engine does: an AMX
     build without the tile-config fix crashes (SIGSEGV) on batches of more than one token."""
     import llama_cpp.llama_cpp as C
 
     from h2ogpt.backends.llamacpp import native
 
-    if native.amx_kernels_allowed():
+    if native.amx_kernels_allowed(amx):
         return False
     default = C.llama_model_default_params
 
@@ -184,7 +184,7 @@ def _without_amx_repacking() -> bool:
 def measure_reference(args, threads: int | None) -> dict:
     import llama_cpp
 
-    no_amx = _without_amx_repacking()
+    no_amx = _without_amx_repacking(args.amx)
     started = time.perf_counter()
     kwargs = {"n_threads": threads, "n_threads_batch": threads} if threads else {}
     kwargs["n_gpu_layers"] = args.n_gpu_layers
@@ -258,6 +258,8 @@ def run_child(engine: str, args) -> dict:
         str(args.n_gpu_layers),
         "--n",
         ",".join(str(n) for n in args.n),
+        "--amx",
+        args.amx,
     ]
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
@@ -321,6 +323,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--n", default=",".join(map(str, SAMPLED_N)), help="sample counts for the aggregate rates"
+    )
+    parser.add_argument(
+        "--amx", choices=("auto", "on", "off"), default="auto", help="llama.cpp's AMX kernels (--llama_amx)"
     )
     parser.add_argument(
         "--data_dir", default=os.environ.get("H2OGPT_DATA_DIR", str(REPO / ".cache" / "test-data"))

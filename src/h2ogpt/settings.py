@@ -123,6 +123,11 @@ class ModelOptions(BaseModel):
         "llama-cpp-python).",
     )
     n_threads: int = Field(0, ge=0, description="llama.cpp: CPU threads for decoding; 0: one per core.")
+    llama_amx: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="llama.cpp on an AMX Xeon: its AMX kernels. auto: when the build has the tile-config "
+        "fix that `make install` compiles in (GCC < 14 builds without it crash); on: a build known good.",
+    )
     prompt_type: str = Field(
         "",
         description="Prompt format when the model has no chat template (plain, chatml, llama2, "

@@ -85,18 +85,14 @@ def test_the_forced_header_keeps_the_whole_tile_configuration(tmp_path):
     assert run.stdout.split() == ["8:64", "8:64", "16:32", "16:32", "16:64", "16:64", "16:64", "16:64", "64"]
 
 
-def test_amx_kernels_follow_the_build_and_the_override(monkeypatch):
+def test_amx_kernels_follow_the_build_and_the_setting():
     if "AMX_INT8 = 1" not in native.system_info():
-        for value in ("0", "1", ""):
-            monkeypatch.setenv(native.AMX_ENV, value)
-            assert native.amx_kernels_allowed()  # no AMX kernels in this build: nothing to avoid
+        for choice in ("auto", "on", "off"):
+            assert native.amx_kernels_allowed(choice)  # no AMX kernels in this build: nothing to avoid
         return
-    monkeypatch.setenv(native.AMX_ENV, "0")
-    assert not native.amx_kernels_allowed()
-    monkeypatch.setenv(native.AMX_ENV, "1")
-    assert native.amx_kernels_allowed()
-    monkeypatch.delenv(native.AMX_ENV)
-    assert native.amx_kernels_allowed() == hasattr(native.C._lib, "h2ogpt_amx_tileconfig_fix")
+    assert not native.amx_kernels_allowed("off")
+    assert native.amx_kernels_allowed("on")
+    assert native.amx_kernels_allowed("auto") == hasattr(native.C._lib, "h2ogpt_amx_tileconfig_fix")
 
 
 BATCHES = """

@@ -56,6 +56,7 @@ def _llamacpp(settings: Settings) -> Backend:
             n_ctx=settings.max_seq_len,
             n_threads=settings.n_threads,
             n_gpu_layers=settings.n_gpu_layers,
+            amx=settings.llama_amx,
             max_rows=settings.max_batch_rows,
             lora=settings.lora_weights,
         ),

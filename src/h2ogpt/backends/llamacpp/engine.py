@@ -52,6 +52,7 @@ class LlamaCppEngine(LocalEngine):
         n_ctx: int = 0,
         n_threads: int = 0,
         n_gpu_layers: int = 0,
+        amx: str = "auto",
         max_rows: int = 32,
         kv_cells: int = 0,
         lora: str = "",
@@ -59,12 +60,14 @@ class LlamaCppEngine(LocalEngine):
         """Load a GGUF file. ``n_ctx``: tokens per sequence (0: the training context, at
         most 8192); ``n_threads`` 0: every core; ``max_rows``: rows decoded together;
         ``kv_cells``: KV cells for all sequences together (0: ``n_ctx + 256 * max_rows``);
+        ``amx``: llama.cpp's AMX kernels, auto|on|off (``native.amx_kernels_allowed``);
         ``lora``: a GGUF LoRA adapter to apply."""
         model = LlamaModel(
             str(path),
             n_ctx=n_ctx,
             n_threads=n_threads,
             n_gpu_layers=n_gpu_layers,
+            amx=amx,
             max_rows=max_rows,
             kv_cells=kv_cells,
         )

@@ -60,6 +60,7 @@ class LlamaModel:
         n_ctx: int = 0,
         n_threads: int = 0,
         n_gpu_layers: int = 0,
+        amx: str = "auto",
         max_rows: int = 32,
         kv_cells: int = 0,
         n_batch: int = 2048,
@@ -69,7 +70,7 @@ class LlamaModel:
         native.init()
         self.path = path
         started = time.monotonic()
-        model = _load_weights(path, n_gpu_layers)
+        model = _load_weights(path, n_gpu_layers, native.amx_kernels_allowed(amx))
         self._model = model
         self.vocab = C.llama_model_get_vocab(model)
         self.n_vocab = C.llama_vocab_n_tokens(self.vocab)
@@ -239,11 +240,12 @@ class LlamaModel:
         self._model = None
 
 
-def _load_weights(path: str, n_gpu_layers: int) -> Any:
-    """The model's weights (``n_gpu_layers`` of them offloaded to a GPU build's device)."""
+def _load_weights(path: str, n_gpu_layers: int, extra_buffer_types: bool) -> Any:
+    """The model's weights (``n_gpu_layers`` of them offloaded to a GPU build's device);
+    ``extra_buffer_types``: let llama.cpp repack them for its AMX / repacked CPU kernels."""
     params = C.llama_model_default_params()
     params.n_gpu_layers = n_gpu_layers
-    params.use_extra_bufts = native.amx_kernels_allowed()
+    params.use_extra_bufts = extra_buffer_types
     native.recent_errors.clear()
     model = C.llama_model_load_from_file(path.encode("utf-8"), params)
     if not model:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ctypes
 import logging
-import os
 import threading
 from collections import deque
 
@@ -72,24 +71,22 @@ def system_info() -> str:
     return C.llama_print_system_info().decode("utf-8", "replace")
 
 
-AMX_ENV = "H2OGPT_LLAMA_AMX"
 _AMX_FIX_MARKER = "h2ogpt_amx_tileconfig_fix"
 
 
-def amx_kernels_allowed() -> bool:
+def amx_kernels_allowed(choice: str = "auto") -> bool:
     """Whether llama.cpp may repack weights for its AMX kernels (extra buffer types).
 
     Builds with GCC before 14 miscompile the AMX tile configuration, and every batch of more
     than one token then crashes (SIGSEGV). ``make install`` builds llama-cpp-python with
-    ``ci/llama_cpp/amx_tileconfig.h``, which fixes that and exports a marker; without the
-    marker, AMX is left off. ``H2OGPT_LLAMA_AMX=1`` (a build known to be good, e.g. GCC 14
-    or clang) or ``=0`` overrides. CPUs without AMX are unaffected: always allowed.
+    ``ci/llama_cpp/amx_tileconfig.h``, which fixes that and exports a marker: ``auto`` uses
+    AMX only with the marker; ``on`` (a build known good: GCC 14, clang) and ``off`` override
+    (``--llama_amx``). Builds without AMX kernels are unaffected: always allowed.
     """
     if "AMX_INT8 = 1" not in system_info():
         return True
-    override = os.environ.get(AMX_ENV, "").strip()
-    if override in ("0", "1"):
-        return override == "1"
+    if choice != "auto":
+        return choice == "on"
     return hasattr(C._lib, _AMX_FIX_MARKER)
 
 
