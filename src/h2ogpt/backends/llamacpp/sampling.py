@@ -12,7 +12,9 @@ The greedy path without penalties or JSON reads the logits in place: an argmax, 
 exp pass for the chosen token's log-probability. Other paths work in one reusable
 scratch buffer. Sampling walks cumulative sums in blocks of 256 tokens, and the nucleus is
 found among the tokens within ~9 nats of the best one whenever they already hold more
-than ``top_p`` of the mass (exactly the same set as a full sort, much cheaper).
+than ``top_p`` of the mass (exactly the same set as a full sort, much cheaper). Top-k is
+found the same way, among the tokens near the best one, and only its ``k`` tokens are
+exponentiated (the API's default ``top_k=50`` made an 8-row step's choice 5x dearer).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from h2ogpt.backends.sequences import Row
 JSON_CANDIDATES = (64, 4096)  # tokens checked per step in JSON mode, then a wider net
 NUCLEUS_FLOOR = 1e-4  # nucleus candidates: probability at least this times the best one's
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+TOP_K_WIDTHS = (8.0, 16.0, np.inf)  # top-k is looked for among tokens this close to the best one
 
 
 def make_rng(seed: int | None) -> np.random.Generator:
@@ -194,21 +197,26 @@ class Chooser:
             np.nan_to_num(work, copy=False, nan=-np.inf, posinf=FLOAT32_MAX)
             best = work.max(axis=1)
             best[~np.isfinite(best)] = 0.0
+        draws = self.rng.random(n)  # one uniform number per row, in row order
         if p.top_k and p.top_k < self.n_vocab:
-            kth = np.partition(work, self.n_vocab - p.top_k, axis=1)[:, self.n_vocab - p.top_k]
-            work[work < kth[:, None]] = -np.inf
+            chosen = np.empty(n, dtype=np.int64)
+            for i in range(n):
+                ids = top_k_ids(work[i], best[i], p.top_k)
+                probs = np.exp((work[i, ids] - best[i]).astype(np.float64))
+                chosen[i] = pick(ids, probs, p.top_p, draws[i])
+            return chosen
         np.subtract(work, best[:, None], out=work)
         np.exp(work, out=work)  # unnormalized probabilities, the best one 1.0
         if p.top_p < 1.0:
-            return np.array([self._nucleus_draw(work[i], p.top_p) for i in range(n)], dtype=np.int64)
-        return self._draw(full)
+            return np.array([self._nucleus_draw(work[i], p.top_p, draws[i]) for i in range(n)], dtype=np.int64)
+        return self._draw(full, draws)
 
-    def _draw(self, full: np.ndarray) -> np.ndarray:
+    def _draw(self, full: np.ndarray, draws: np.ndarray) -> np.ndarray:
         """One token per row with probability proportional to ``full[i]`` (blocked cumsum)."""
         n, width = full.shape
         blocks = full.reshape(n, width // 256, 256).sum(axis=2).astype(np.float64)
         cumulative = np.cumsum(blocks, axis=1)
-        targets = self.rng.random(n) * cumulative[:, -1]
+        targets = draws * cumulative[:, -1]
         chosen = np.empty(n, dtype=np.int64)
         for i in range(n):
             block = min(int(np.searchsorted(cumulative[i], targets[i], side="right")), blocks.shape[1] - 1)
@@ -223,19 +231,43 @@ class Chooser:
             chosen[i] = block * 256 + int(nonzero[-1]) if nonzero.size else int(np.argmax(full[i]))
         return chosen
 
-    def _nucleus_draw(self, probs: np.ndarray, top_p: float) -> int:
-        """Keep the likeliest tokens until their mass *before* a token exceeds ``top_p``
-        (as ``cumsum - probs > top_p`` on sorted probabilities drops it), then draw."""
-        total = probs.sum(dtype=np.float64)
-        limit = top_p * total
+    def _nucleus_draw(self, probs: np.ndarray, top_p: float, draw: float) -> int:
+        """A draw from the nucleus of one row's unnormalized probabilities (see ``pick``)."""
+        limit = top_p * probs.sum(dtype=np.float64)
         candidates = np.flatnonzero(probs >= NUCLEUS_FLOOR)
         if probs[candidates].sum(dtype=np.float64) <= limit:
             candidates = np.flatnonzero(probs > 0)  # a flat distribution: sort all of it
-        values = probs[candidates]
-        order = np.argsort(-values, kind="stable")
-        ordered = values[order].astype(np.float64)
-        cumulative = np.cumsum(ordered)
-        kept = max(1, int(np.count_nonzero(cumulative - ordered <= limit)))
-        target = self.rng.random() * cumulative[kept - 1]
-        j = min(int(np.searchsorted(cumulative[:kept], target, side="right")), kept - 1)
-        return int(candidates[order[j]])
+        return pick(candidates, probs[candidates].astype(np.float64), top_p, draw, limit)
+
+
+def top_k_ids(values: np.ndarray, best: float, k: int) -> np.ndarray:
+    """Indices (ascending) of the entries of ``values`` at least its ``k``-th largest, ties
+    kept: the same set as a partition of the whole row, found among the entries near
+    ``best`` (the row's maximum) whenever there are ``k`` of them (almost always)."""
+    for width in TOP_K_WIDTHS:
+        near = np.flatnonzero(values >= best - width)
+        if near.size >= k:
+            break
+    if near.size > k:
+        kth = np.partition(values[near], near.size - k)[near.size - k]
+        near = near[values[near] >= kth]
+    return near
+
+
+def pick(ids: np.ndarray, probs: np.ndarray, top_p: float, draw: float, limit: float | None = None) -> int:
+    """One of ``ids`` (ascending) drawn with ``draw`` in [0, 1), in proportion to their
+    unnormalized ``probs``. With ``top_p < 1`` only the nucleus competes: the likeliest ids
+    until the mass *before* one exceeds ``limit`` (``top_p`` of the whole by default; as
+    ``cumsum - probs > top_p`` on sorted probabilities drops it)."""
+    if top_p < 1.0:
+        if limit is None:
+            limit = top_p * probs.sum()
+        order = np.argsort(-probs, kind="stable")
+        ids, probs = ids[order], probs[order]
+        cumulative = np.cumsum(probs)
+        kept = max(1, int(np.count_nonzero(cumulative - probs <= limit)))
+        ids, cumulative = ids[:kept], cumulative[:kept]
+    else:
+        cumulative = np.cumsum(probs)
+    j = min(int(np.searchsorted(cumulative, draw * cumulative[-1], side="right")), len(ids) - 1)
+    return int(ids[j])
