@@ -208,7 +208,9 @@ class Chooser:
         np.subtract(work, best[:, None], out=work)
         np.exp(work, out=work)  # unnormalized probabilities, the best one 1.0
         if p.top_p < 1.0:
-            return np.array([self._nucleus_draw(work[i], p.top_p, draws[i]) for i in range(n)], dtype=np.int64)
+            return np.array(
+                [self._nucleus_draw(work[i], p.top_p, draws[i]) for i in range(n)], dtype=np.int64
+            )
         return self._draw(full, draws)
 
     def _draw(self, full: np.ndarray, draws: np.ndarray) -> np.ndarray:
