@@ -7,11 +7,16 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.h2ogpt-installed
 REQUIREMENTS := requirements.txt $(wildcard reqs_optional/requirements_optional_*.txt) setup.py version.txt
 PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
-# llama-cpp-python is compiled for this CPU (-march=native). The forced header fixes GCC < 14's
+# llama-cpp-python is compiled for this CPU (-march=native) from its sdist, with our patches
+# (ci/llama_cpp/*.patch: faster batches of a few rows). The forced header fixes GCC < 14's
 # AMX tile configuration, without which llama.cpp's AMX kernels crash, and marks the build so
 # the engine uses them (ci/llama_cpp/amx_tileconfig.h). Your own CMAKE_ARGS come after ours.
-# pip reuses a wheel it built before: `pip cache remove llama_cpp_python` to rebuild with it.
+# It is rebuilt only when its version, the header or a patch changes.
 LLAMA_CMAKE_ARGS := -DCMAKE_CXX_FLAGS=-include\ $(CURDIR)/ci/llama_cpp/amx_tileconfig.h
+LLAMA_VERSION := $(shell sed -n 's/^llama-cpp-python==\([^ ]*\).*/\1/p' requirements.txt)
+LLAMA_PATCHES := $(sort $(wildcard ci/llama_cpp/*.patch))
+LLAMA_BUILD := .cache/llama-cpp-python
+LLAMA_STAMP := $(VENV)/.llama-cpp-python-$(LLAMA_VERSION)-built
 
 .PHONY: install browser test-tools run test lint bench models image deploy-lint clean
 
@@ -24,8 +29,21 @@ install: $(STAMP)
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(REQUIREMENTS) ci/llama_cpp/amx_tileconfig.h | $(PY)
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS) $$CMAKE_ARGS" $(PIP_INSTALL) -r requirements.txt -r reqs_optional/requirements_optional_dev.txt
+$(LLAMA_STAMP): ci/llama_cpp/amx_tileconfig.h $(LLAMA_PATCHES) | $(PY)
+	rm -rf $(LLAMA_BUILD) && mkdir -p $(LLAMA_BUILD)
+	$(PY) -m pip download --quiet --disable-pip-version-check --no-deps --no-binary :all: \
+		--dest $(LLAMA_BUILD) llama-cpp-python==$(LLAMA_VERSION)
+	tar -xzf $(LLAMA_BUILD)/llama_cpp_python-$(LLAMA_VERSION).tar.gz -C $(LLAMA_BUILD)
+	for patch in $(LLAMA_PATCHES); do \
+		git apply --directory=$(LLAMA_BUILD)/llama_cpp_python-$(LLAMA_VERSION) $$patch || exit 1; \
+	done
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS) $$CMAKE_ARGS" $(PIP_INSTALL) --no-deps --force-reinstall \
+		$(LLAMA_BUILD)/llama_cpp_python-$(LLAMA_VERSION)
+	rm -rf $(LLAMA_BUILD)
+	touch $(LLAMA_STAMP)
+
+$(STAMP): $(REQUIREMENTS) $(LLAMA_STAMP) | $(PY)
+	$(PIP_INSTALL) -r requirements.txt -r reqs_optional/requirements_optional_dev.txt
 	$(PIP_INSTALL) --no-deps -r reqs_optional/requirements_optional_embedded.txt
 	$(PIP_INSTALL) --no-deps -e .
 	touch $(STAMP)

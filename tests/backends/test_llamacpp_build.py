@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -93,6 +94,18 @@ def test_amx_kernels_follow_the_build_and_the_setting():
     assert not native.amx_kernels_allowed("off")
     assert native.amx_kernels_allowed("on")
     assert native.amx_kernels_allowed("auto") == hasattr(native.C._lib, "h2ogpt_amx_tileconfig_fix")
+
+
+def test_make_install_builds_llama_cpp_with_our_patches():
+    """`make install` compiles llama-cpp-python with ci/llama_cpp/*.patch; the patched CPU
+    backend names its patches (a build made elsewhere names none, and is only slower)."""
+    declared = set()
+    for patch in sorted((ROOT / "ci" / "llama_cpp").glob("*.patch")):
+        found = re.search(r'h2ogpt_ggml_cpu_patches\(void\) \{\n\+\s*return "([^"]*)"', patch.read_text())
+        if found:
+            declared |= set(found.group(1).split(","))
+    assert declared, "no patch declares its names"
+    assert native.build_patches() == declared
 
 
 BATCHES = """

@@ -11,6 +11,7 @@ import ctypes
 import logging
 import threading
 from collections import deque
+from pathlib import Path
 
 import llama_cpp.llama_cpp as C
 import numpy as np
@@ -88,6 +89,19 @@ def amx_kernels_allowed(choice: str = "auto") -> bool:
     if choice != "auto":
         return choice == "on"
     return hasattr(C._lib, _AMX_FIX_MARKER)
+
+
+def build_patches() -> frozenset[str]:
+    """h2oGPT's patches compiled into llama.cpp's CPU backend (``ci/llama_cpp/*.patch``, which
+    ``make install`` applies; ``H2OGPT_AMX_VNNI_ROWS`` tunes one). Empty for a build made
+    elsewhere: everything works, batches of a few rows are slower."""
+    library = Path(C._lib._name).with_name("libggml-cpu.so")
+    try:
+        names = ctypes.CDLL(str(library)).h2ogpt_ggml_cpu_patches
+    except (OSError, AttributeError):
+        return frozenset()
+    names.restype = ctypes.c_char_p
+    return frozenset(filter(None, names().decode().split(",")))
 
 
 # --- fast entry points -----------------------------------------------------------------
