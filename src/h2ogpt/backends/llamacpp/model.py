@@ -51,6 +51,7 @@ class LlamaModel:
     training context capped at 8192. ``kv_cells`` (all sequences together) defaults to
     ``context_length + max_rows * 256``: one full-length prompt plus a 256-token answer per
     row; the decode loop reserves cells before it starts rows, so it never overflows them.
+    ``flash_attention`` defaults to on with a GPU only (see ``_create_context``).
     """
 
     def __init__(
@@ -65,6 +66,7 @@ class LlamaModel:
         kv_cells: int = 0,
         n_batch: int = 2048,
         n_ubatch: int = 512,
+        flash_attention: bool | None = None,
     ) -> None:
         check_gguf_file(path)
         native.init()
@@ -85,7 +87,8 @@ class LlamaModel:
         self.n_batch = max(n_batch, 2 * self.n_seq_max)
         self.n_threads = n_threads if n_threads > 0 else default_threads()
         gpu = n_gpu_layers != 0 and bool(C.llama_supports_gpu_offload())
-        ctx = self._create_context(min(n_ubatch, self.n_batch), flash_attention=gpu)
+        flash_attention = gpu if flash_attention is None else flash_attention
+        ctx = self._create_context(min(n_ubatch, self.n_batch), flash_attention=flash_attention)
         self.ctx = ctx
         self.memory = C.llama_get_memory(ctx)
         self._finalizer = weakref.finalize(self, _free, ctx, model)
@@ -106,7 +109,7 @@ class LlamaModel:
         self._chars = ctypes.create_string_buffer(1024)
         log.debug(
             "llama.cpp: %s loaded in %.2f s (%s, %s, context %d per sequence, %d KV cells, "
-            "%d sequences, %d threads)",
+            "%d sequences, %d threads, patches: %s)",
             path,
             self.load_seconds,
             self.dtype,
@@ -115,6 +118,7 @@ class LlamaModel:
             self.kv_cells,
             self.n_seq_max,
             self.n_threads,
+            ", ".join(sorted(native.build_patches())) or "none",
         )
 
     def _create_context(self, n_ubatch: int, *, flash_attention: bool) -> Any:
@@ -133,6 +137,10 @@ class LlamaModel:
             # times slower over long contexts (a step of 4 particles after 2,048 tokens: 1.86 s with
             # it, 0.55 s without; 8 samples after a 1,470-token prompt: 8.3 s vs 6.1 s), for ~10%
             # on short chats. Documents and step search live on long contexts: off on the CPU.
+            # The price: a row's logits then depend a little on the other rows of its batch (the
+            # attention sums over the shared cache round differently, and llama.cpp's 8-bit
+            # activations amplify it: up to ~0.5 logit on the embedded model); with flash
+            # attention each row's logits are those it gets alone.
             cparams.flash_attn_type = C.LLAMA_FLASH_ATTN_TYPE_DISABLED
         cparams.no_perf = True
         ctx = C.llama_init_from_model(self._model, cparams)
