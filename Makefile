@@ -35,7 +35,12 @@ $(LLAMA_STAMP): ci/llama_cpp/amx_tileconfig.h $(LLAMA_PATCHES) | $(PY)
 		--dest $(LLAMA_BUILD) llama-cpp-python==$(LLAMA_VERSION)
 	tar -xzf $(LLAMA_BUILD)/llama_cpp_python-$(LLAMA_VERSION).tar.gz -C $(LLAMA_BUILD)
 	for patch in $(LLAMA_PATCHES); do \
-		git apply --directory=$(LLAMA_BUILD)/llama_cpp_python-$(LLAMA_VERSION) $$patch || exit 1; \
+		if command -v git >/dev/null; then \
+			GIT_CEILING_DIRECTORIES=$(CURDIR)/$(LLAMA_BUILD) \
+				git -C $(LLAMA_BUILD)/llama_cpp_python-$(LLAMA_VERSION) apply $(CURDIR)/$$patch || exit 1; \
+		else \
+			patch -p1 -d $(LLAMA_BUILD)/llama_cpp_python-$(LLAMA_VERSION) < $$patch || exit 1; \
+		fi; \
 	done
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS) $$CMAKE_ARGS" $(PIP_INSTALL) --no-deps --force-reinstall \
 		$(LLAMA_BUILD)/llama_cpp_python-$(LLAMA_VERSION)
