@@ -16,7 +16,6 @@ from h2ogpt.backends.base import Completion, SamplingParams, TextDelta
 from h2ogpt.backends.llamacpp import native, scoring
 from h2ogpt.backends.llamacpp.engine import LlamaCppEngine
 from h2ogpt.backends.llamacpp.model import LlamaModel
-from h2ogpt.backends.llamacpp.runner import Runner
 from h2ogpt.backends.model_source import embedded_gguf_path
 from h2ogpt.backends.sequences import DecodeJob
 from h2ogpt.errors import ConfigError, ModelNotFoundError, RequestError
@@ -209,17 +208,28 @@ def test_continue_texts_batches_many_prompts(engine):
     assert engine.decode_calls - calls <= 6
 
 
-def test_a_step_of_several_rows_gives_each_row_its_one_row_logits():
+FOUR_TEXTS = ["The capital of France is", "One, two, three,", "def add(a, b):", "Water boils at"]
+
+
+@pytest.fixture(scope="module")
+def flash_engine():
+    """An engine with flash attention, whose attention sums do not depend on the other rows in
+    the cache (without it a row's sums round a little differently beside other rows: see
+    LlamaModel._create_context); so only the matrix kernels differ between rows and alone."""
+    model = LlamaModel(str(embedded_gguf_path()), max_rows=4, kv_cells=1024, flash_attention=True)
+    engine = LlamaCppEngine(model, name="SmolLM2-135M-Instruct")
+    yield engine
+    engine.close()
+
+
+def test_a_step_of_several_rows_gives_each_row_its_one_row_logits(flash_engine):
     """A step of several rows runs other matrix kernels than a step of one (our patch's
     few-row VNNI kernels for 2-8 rows, 4 rows per call; llama.cpp's AMX tiles beyond): each
-    row's logits are those of its token decoded alone. With flash attention, whose sums do
-    not depend on the other rows in the cache, so that only the matrix kernels differ."""
-    model = LlamaModel(str(embedded_gguf_path()), max_rows=4, kv_cells=1024, flash_attention=True)
-    runner = Runner(model)
-    texts = ["The capital of France is", "One, two, three,", "def add(a, b):", "Water boils at"]
+    row's logits are those of its token decoded alone."""
+    model, runner = flash_engine.model, flash_engine.runner
     try:
         for rows in (2, 5, 9):
-            prompts = [model.tokenize(texts[i % len(texts)], True) for i in range(rows)]
+            prompts = [model.tokenize(FOUR_TEXTS[i % len(FOUR_TEXTS)], True) for i in range(rows)]
             tokens = np.array([100 + 7 * seq for seq in range(rows)], dtype=np.int32)
             positions = np.array([len(ids) for ids in prompts], dtype=np.int32)
             C.llama_memory_clear(model.memory, True)
@@ -237,28 +247,17 @@ def test_a_step_of_several_rows_gives_each_row_its_one_row_logits():
                 runner.decode()
                 np.testing.assert_allclose(together[seq], runner.outputs(1)[0], rtol=0, atol=1e-4)
     finally:
-        model.close()
+        C.llama_memory_clear(model.memory, True)
 
 
-def test_continued_texts_read_as_when_continued_alone():
-    """Texts continued in one batch read exactly as each continued alone, with flash attention
-    (without it a row's attention sums round a little differently beside other rows: see
-    LlamaModel._create_context)."""
-    model = LlamaModel(str(embedded_gguf_path()), max_rows=4, kv_cells=1024, flash_attention=True)
-    engine = LlamaCppEngine(model, name="SmolLM2-135M-Instruct")
-    texts = ["The capital of France is", "One, two, three,", "def add(a, b):", "Water boils at"]
+def test_continued_texts_read_as_when_continued_alone(flash_engine):
     params = SamplingParams(max_new_tokens=8)
-    try:
-        together = engine.continue_texts(texts, params)
-        for text, batched in zip(texts, together, strict=True):
-            (alone,) = engine.continue_texts([text], params)
-            assert batched.text == alone.text
-            drift = max(
-                abs(a.logprob - b.logprob) for a, b in zip(batched.logprobs, alone.logprobs, strict=True)
-            )
-            assert drift < 1e-4, text
-    finally:
-        engine.close()
+    together = flash_engine.continue_texts(FOUR_TEXTS, params)
+    for text, batched in zip(FOUR_TEXTS, together, strict=True):
+        (alone,) = flash_engine.continue_texts([text], params)
+        assert batched.text == alone.text
+        drift = max(abs(a.logprob - b.logprob) for a, b in zip(batched.logprobs, alone.logprobs, strict=True))
+        assert drift < 1e-4, text
 
 
 def test_prompt_errors(engine):

@@ -107,10 +107,13 @@ class LlamaModel:
         self._texts: dict[int, str] = {}
         self._ids = (C.llama_token * 64)()
         self._chars = ctypes.create_string_buffer(1024)
+        self._log_loaded()
+
+    def _log_loaded(self) -> None:
         log.debug(
             "llama.cpp: %s loaded in %.2f s (%s, %s, context %d per sequence, %d KV cells, "
             "%d sequences, %d threads, patches: %s)",
-            path,
+            self.path,
             self.load_seconds,
             self.dtype,
             self.device,

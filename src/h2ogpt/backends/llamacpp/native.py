@@ -8,6 +8,7 @@ keeps the last error lines so that a failed load can say why.
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 import threading
 from collections import deque
@@ -91,6 +92,7 @@ def amx_kernels_allowed(choice: str = "auto") -> bool:
     return hasattr(C._lib, _AMX_FIX_MARKER)
 
 
+@functools.cache
 def build_patches() -> frozenset[str]:
     """h2oGPT's patches compiled into llama.cpp's CPU backend (``ci/llama_cpp/*.patch``, which
     ``make install`` applies; ``H2OGPT_AMX_VNNI_ROWS`` tunes one). Empty for a build made
