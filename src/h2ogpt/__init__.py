@@ -3,12 +3,13 @@
 Importing the package keeps the process offline: hub downloads, telemetry and analytics
 are switched off before any Hugging Face, Chroma or Gradio module reads its environment
 (a variable the user set explicitly is left as it is). With a CUDA build of
-llama-cpp-python it also loads that build's libraries before numpy is imported (see
-``load_llama_cpp_cuda_first``).
+llama-cpp-python it also makes the C++ runtime global before that build's libraries load
+(see ``share_cxx_runtime_with_llama_cpp_cuda``).
 """
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import logging
 import os
@@ -43,36 +44,42 @@ def _version() -> str:
         return "0.0.0"
 
 
-def load_llama_cpp_cuda_first() -> bool:
-    """Load a CUDA build of llama-cpp-python's libraries now, before anything imports numpy.
+def share_cxx_runtime_with_llama_cpp_cuda() -> bool:
+    """Load the C++ runtime into the process's global scope before a CUDA build of
+    llama-cpp-python loads its libraries.
 
-    Seen on H100/H200 machines (Python 3.12, numpy 2.5.2, llama-cpp-python 0.3.36 built
-    with CUDA): when numpy was imported before those libraries, loading any model crashed
-    the process (SIGSEGV in libllama's std::regex, called while reading the vocabulary,
-    landing in libggml-cuda); loaded first, the same model loads and runs. CPU builds never
-    crashed and are left alone, so importing h2oGPT stays cheap there. True when loaded here.
+    Seen on an H200 machine (Python 3.12, llama-cpp-python 0.3.36 built with CUDA 13, numpy
+    2.5.2, torch 2.11+cu130), with llama.cpp's libraries loaded as the binding loads them
+    (ctypes, local scope): loading a model crashed when numpy had been imported before them
+    (SIGSEGV in libllama's std::regex, reading the vocabulary), and importing torch after them
+    aborted the process ("free(): invalid pointer"), so a GPU llama.cpp model could not share a
+    process with the embedder or the transformers engine. With ``libstdc++.so.6`` loaded
+    globally first, numpy, torch and sentence-transformers load before or after llama.cpp and a
+    model loads and runs on the GPU. CPU builds never crashed and are left alone, so importing
+    h2oGPT stays cheap there. True when done here.
     """
-    if "llama_cpp" in sys.modules:
-        return False
     spec = importlib.util.find_spec("llama_cpp")
     if spec is None or not spec.submodule_search_locations:
         return False
     libraries = Path(next(iter(spec.submodule_search_locations))) / "lib"
     if not any(libraries.glob("libggml-cuda*")):
         return False
-    if "numpy" in sys.modules:
+    if "llama_cpp.llama_cpp" in sys.modules:
         logging.getLogger(__name__).warning(
-            "numpy was imported before h2ogpt: with this CUDA build of llama-cpp-python, loading "
-            "a model may crash the process; import h2ogpt (or llama_cpp) before numpy"
+            "llama_cpp was imported before h2ogpt: with this CUDA build of llama-cpp-python, "
+            "numpy or torch may crash the process; import h2ogpt before llama_cpp"
         )
         return False
-    import llama_cpp.llama_cpp  # noqa: F401  (loads libllama, libggml and libggml-cuda)
-
+    try:
+        ctypes.CDLL("libstdc++.so.6", mode=ctypes.RTLD_GLOBAL)
+    except OSError as error:  # no GNU C++ runtime by that name: nothing to share
+        logging.getLogger(__name__).warning("could not load libstdc++.so.6 globally: %s", error)
+        return False
     return True
 
 
 enforce_offline()
-load_llama_cpp_cuda_first()
+share_cxx_runtime_with_llama_cpp_cuda()
 __version__ = _version()
 
-__all__ = ["OFFLINE_ENVIRONMENT", "__version__", "enforce_offline", "load_llama_cpp_cuda_first"]
+__all__ = ["OFFLINE_ENVIRONMENT", "__version__", "enforce_offline", "share_cxx_runtime_with_llama_cpp_cuda"]

@@ -142,24 +142,17 @@ def test_multi_token_batches_run_on_the_kernels_this_build_allows():
     assert kernels == ("AMX" if expect_amx else "no AMX")
 
 
-# --- a CUDA build's libraries load before numpy -------------------------------------------
-FAKE_BINDING = """
-import sys
-from pathlib import Path
-Path(__file__).with_name("order.txt").write_text(
-    "numpy first" if "numpy" in sys.modules else "llama_cpp first"
-)
-"""
+# --- a CUDA build gets a global C++ runtime before its libraries load ---------------------
+GLOBAL_CXX_RUNTIME = "import ctypes; print(hasattr(ctypes.CDLL(None), '_ZSt9terminatev'))"
 
 
-def _fake_llama_cpp(root: Path, *, cuda: bool) -> Path:
-    """A stand-in llama_cpp package that records whether numpy was imported before it."""
+def _fake_llama_cpp(root: Path, *, cuda: bool) -> None:
+    """A stand-in llama_cpp package whose lib folder says which build it is."""
     package = root / "llama_cpp"
     (package / "lib").mkdir(parents=True)
     (package / "__init__.py").write_text("")
-    (package / "llama_cpp.py").write_text(FAKE_BINDING)
+    (package / "llama_cpp.py").write_text("")
     (package / "lib" / ("libggml-cuda.so" if cuda else "libggml-cpu.so")).write_bytes(b"")
-    return package / "order.txt"
 
 
 def _import(code: str, path: Path) -> subprocess.CompletedProcess:
@@ -167,24 +160,29 @@ def _import(code: str, path: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
 
 
-def test_a_cuda_build_is_loaded_before_numpy(tmp_path):
-    order = _fake_llama_cpp(tmp_path, cuda=True)
-    run = _import("import h2ogpt, numpy", tmp_path)
+def test_a_cuda_build_gets_a_global_cxx_runtime_whatever_came_first(tmp_path):
+    _fake_llama_cpp(tmp_path, cuda=True)
+    run = _import(
+        f"import numpy, h2ogpt, sys; assert 'llama_cpp' not in sys.modules; {GLOBAL_CXX_RUNTIME}", tmp_path
+    )
     assert run.returncode == 0, run.stderr
-    assert order.read_text() == "llama_cpp first"
+    assert run.stdout.strip() == "True"
+    assert "imported before" not in run.stderr
 
 
-def test_a_cpu_build_is_not_loaded_by_importing_h2ogpt(tmp_path):
-    order = _fake_llama_cpp(tmp_path, cuda=False)
-    run = _import("import sys, h2ogpt; assert 'llama_cpp' not in sys.modules", tmp_path)
+def test_a_cpu_build_is_left_alone(tmp_path):
+    _fake_llama_cpp(tmp_path, cuda=False)
+    run = _import(
+        f"import h2ogpt, sys; assert 'llama_cpp' not in sys.modules; {GLOBAL_CXX_RUNTIME}", tmp_path
+    )
     assert run.returncode == 0, run.stderr
-    assert not order.exists()
+    assert run.stdout.strip() == "False"
 
 
-def test_numpy_imported_first_with_a_cuda_build_is_warned_about(tmp_path):
-    order = _fake_llama_cpp(tmp_path, cuda=True)
-    run = _import("import numpy, h2ogpt", tmp_path)
+def test_a_cuda_build_loaded_before_h2ogpt_is_warned_about(tmp_path):
+    _fake_llama_cpp(tmp_path, cuda=True)
+    run = _import(f"import llama_cpp.llama_cpp, h2ogpt; {GLOBAL_CXX_RUNTIME}", tmp_path)
     assert run.returncode == 0, run.stderr
-    assert "numpy was imported before h2ogpt" in run.stderr
-    assert "import h2ogpt (or llama_cpp) before numpy" in run.stderr
-    assert not order.exists()
+    assert run.stdout.strip() == "False"
+    assert "llama_cpp was imported before h2ogpt" in run.stderr
+    assert "import h2ogpt before llama_cpp" in run.stderr
