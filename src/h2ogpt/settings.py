@@ -108,7 +108,9 @@ class ModelOptions(BaseModel):
         False, description="Load weights in half precision (float16 on GPU, bfloat16 on CPU)."
     )
     device: Literal["auto", "cpu", "cuda"] = Field(
-        "auto", description="Where the local model runs; auto picks a CUDA GPU when there is one."
+        "auto",
+        description="Where the local model runs; auto picks a CUDA GPU when there is one (llama.cpp: "
+        "when its build has GPU support; --n_gpu_layers overrides).",
     )
     max_seq_len: int = Field(
         0,
@@ -116,11 +118,11 @@ class ModelOptions(BaseModel):
         description="Context length in tokens (prompt + answer). 0: the model's own limit "
         "(llama.cpp: capped at 8192; remote: the server's max_model_len, else 4096).",
     )
-    n_gpu_layers: int = Field(
-        0,
+    n_gpu_layers: int | None = Field(
+        None,
         ge=-1,
-        description="llama.cpp: layers offloaded to the GPU (-1: all, 0: none; needs a GPU build of "
-        "llama-cpp-python).",
+        description="llama.cpp: layers offloaded to the GPU (-1: all, 0: none). Unset: from --device "
+        "(auto: all when this llama-cpp-python build sees a GPU, cpu: none, cuda: all).",
     )
     n_threads: int = Field(0, ge=0, description="llama.cpp: CPU threads for decoding; 0: one per core.")
     llama_amx: Literal["auto", "on", "off"] = Field(

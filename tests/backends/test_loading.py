@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from h2ogpt.backends.base import SamplingParams
+from h2ogpt.backends.llamacpp import native
 from h2ogpt.backends.selection import create_backend
 from h2ogpt.errors import ConfigError, ModelNotFoundError
 from h2ogpt.settings import Settings
@@ -35,7 +36,6 @@ def test_quantization_needs_a_gpu(data_dir, converted_model_dir, flag):
     [
         ({"load_8bit": True}, "--load_8bit applies to the transformers engine"),
         ({"load_half": True}, "--load_half applies to the transformers engine"),
-        ({"device": "cuda"}, "--n_gpu_layers"),
         ({"lora_weights": "adapter_folder"}, "peft adapter folder.*--export_gguf"),
     ],
 )
@@ -45,6 +45,39 @@ def test_what_the_llamacpp_engine_cannot_do_is_one_clear_line(data_dir, tmp_path
         flags = {"lora_weights": str(tmp_path / "adapter_folder")}
     with pytest.raises(ConfigError, match=says):
         create_backend(Settings(data_dir=data_dir, engine="llama.cpp", **flags))
+
+
+# --- where llama.cpp runs: --device, or --n_gpu_layers when set ----------------------------
+GPU_BUILD = native.gpu_offload_supported()  # make install builds for the CPU: False in CI
+
+
+def test_device_auto_offloads_only_with_a_gpu_build(data_dir, default_backend):
+    assert default_backend.info.device == ("gpu" if GPU_BUILD else "cpu")
+
+
+def test_device_cuda_with_llamacpp_needs_a_gpu_build(data_dir):
+    settings = Settings(data_dir=data_dir, engine="llama.cpp", device="cuda")
+    if GPU_BUILD:
+        backend = create_backend(settings)
+        assert backend.info.device == "gpu"
+        backend.close()
+    else:
+        with pytest.raises(ConfigError, match="--device=cuda: this llama-cpp-python build offloads nothing"):
+            create_backend(settings)
+
+
+def test_n_gpu_layers_wins_over_device(data_dir):
+    backend = create_backend(Settings(data_dir=data_dir, engine="llama.cpp", device="cuda", n_gpu_layers=0))
+    assert backend.info.device == "cpu"
+    backend.close()
+
+
+def test_n_gpu_layers_runs_where_it_can_and_says_so(data_dir, caplog):
+    with caplog.at_level("WARNING", logger="h2ogpt"):
+        backend = create_backend(Settings(data_dir=data_dir, engine="llama.cpp", n_gpu_layers=-1))
+    assert backend.info.device == ("gpu" if GPU_BUILD else "cpu")
+    assert ("sees no GPU; running on the CPU" in caplog.text) == (not GPU_BUILD)
+    backend.close()
 
 
 @pytest.mark.parametrize("engine", ["llama.cpp", "transformers"])

@@ -28,11 +28,30 @@ def _refuse_transformers_options(settings: Settings) -> None:
                 f"--{flag} applies to the transformers engine; a GGUF file is already quantized "
                 "(its type is in the file): drop the flag, or use --engine=transformers"
             )
+
+
+def _gpu_layers(settings: Settings) -> int:
+    """Layers llama.cpp offloads: --n_gpu_layers when set, else every layer where --device allows a
+    GPU and this llama-cpp-python build sees one (as h2oGPT does), else none."""
+    from h2ogpt.backends.llamacpp import native
+
+    if settings.n_gpu_layers is not None:
+        if settings.n_gpu_layers != 0 and not native.gpu_offload_supported():
+            log.warning(
+                "--n_gpu_layers=%d: this llama-cpp-python build sees no GPU; running on the CPU",
+                settings.n_gpu_layers,
+            )
+        return settings.n_gpu_layers
+    if settings.device == "cpu":
+        return 0
+    if native.gpu_offload_supported():
+        return -1
     if settings.device == "cuda":
         raise ConfigError(
-            "--device=cuda applies to the transformers engine; llama.cpp offloads layers to a GPU with "
-            "--n_gpu_layers=-1 (a GPU build of llama-cpp-python)"
+            "--device=cuda: this llama-cpp-python build offloads nothing to a GPU (a CPU build, or no "
+            "GPU visible); rebuild it with CUDA (docs/models.md, 'On a GPU') or use --device=cpu"
         )
+    return 0
 
 
 def _llamacpp(settings: Settings) -> Backend:
@@ -48,6 +67,7 @@ def _llamacpp(settings: Settings) -> Backend:
     from h2ogpt.backends.batching import BatchingBackend
     from h2ogpt.backends.llamacpp.engine import LlamaCppEngine
 
+    gpu_layers = _gpu_layers(settings)
     log.info("Loading %s with llama.cpp", source.display_name)
     return BatchingBackend.load_on_worker(
         lambda: LlamaCppEngine.load(
@@ -55,7 +75,7 @@ def _llamacpp(settings: Settings) -> Backend:
             name=source.display_name,
             n_ctx=settings.max_seq_len,
             n_threads=settings.n_threads,
-            n_gpu_layers=settings.n_gpu_layers,
+            n_gpu_layers=gpu_layers,
             amx=settings.llama_amx,
             max_rows=settings.max_batch_rows,
             lora=settings.lora_weights,
@@ -89,7 +109,7 @@ def register_backends(register) -> None:
             BackendSpec(
                 "llama.cpp",
                 _llamacpp,
-                "a GGUF model run by llama.cpp on this machine (CPU, or GPU with --n_gpu_layers)",
+                "a GGUF model run by llama.cpp on this machine (CPU, or a GPU with a CUDA build)",
                 handles=frozenset({"gguf"}),
             )
         )

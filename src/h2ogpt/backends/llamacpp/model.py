@@ -86,7 +86,7 @@ class LlamaModel:
         )
         self.n_batch = max(n_batch, 2 * self.n_seq_max)
         self.n_threads = n_threads if n_threads > 0 else default_threads()
-        gpu = n_gpu_layers != 0 and bool(C.llama_supports_gpu_offload())
+        gpu = n_gpu_layers != 0 and native.gpu_offload_supported()
         flash_attention = gpu if flash_attention is None else flash_attention
         ctx = self._create_context(min(n_ubatch, self.n_batch), flash_attention=flash_attention)
         self.ctx = ctx

@@ -69,6 +69,12 @@ def last_error(default: str) -> str:
     return lines[0] if lines else default
 
 
+def gpu_offload_supported() -> bool:
+    """Whether this build can offload layers to a GPU it sees (a CUDA build with a device)."""
+    init()
+    return bool(C.llama_supports_gpu_offload())
+
+
 def system_info() -> str:
     return C.llama_print_system_info().decode("utf-8", "replace")
 
