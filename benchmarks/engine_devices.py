@@ -54,12 +54,8 @@ def emit(check: str, **fields) -> None:
 
 
 def agreeing_prefix(a: list[int], b: list[int]) -> int:
-    same = 0
-    for left, right in zip(a, b, strict=False):
-        if left != right:
-            break
-        same += 1
-    return same
+    differ = (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y)
+    return next(differ, min(len(a), len(b)))
 
 
 def greedy_ids(engine: LlamaCppEngine, prompt: str, tokens: int) -> list[int]:
