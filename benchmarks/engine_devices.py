@@ -12,7 +12,8 @@ JSON line per check:
   distinct, and the prompt's tokens prefilled once per call;
 - ``json``: ``json_object`` answers on the GPU parse;
 - ``steps``: a step session on the GPU (extend, select, add) encodes its prompt once;
-- ``speed``: greedy and n=8 tok/s on each placement (see ``decode.py`` for the full benchmark).
+- ``speed``: greedy and n=8 tok/s on each placement, measured as ``decode.py`` does (its full
+  benchmark has the reference loop and n=1, 4).
 
     python benchmarks/engine_devices.py [--model PATH] [--n-gpu-layers -1] [--tokens 32]
 """
@@ -23,13 +24,14 @@ import argparse
 import contextlib
 import json
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-import h2ogpt  # noqa: F401  (a CUDA build's libraries load before numpy)
-from h2ogpt.backends.base import Completion, SamplingParams
+from decode import greedy_rate, sampled_rate
+
+import h2ogpt  # noqa: F401  (before llama_cpp: a CUDA build needs its set-up)
+from h2ogpt.backends.base import SamplingParams
 from h2ogpt.backends.llamacpp.engine import LlamaCppEngine
 from h2ogpt.backends.model_source import embedded_gguf_path
 
@@ -146,27 +148,17 @@ def check_steps(gpu: LlamaCppEngine) -> None:
         session.close()
 
 
-def rate(engine: LlamaCppEngine, prompt: str, tokens: int, n: int) -> float:
-    params = SamplingParams(max_new_tokens=tokens, temperature=0.7 if n > 1 else 0.0, seed=1)
-    started = time.perf_counter()
-    produced = sum(
-        event.completion_tokens
-        for event in engine.stream(prompt, params, n=n)
-        if isinstance(event, Completion)
-    )
-    return round(produced / (time.perf_counter() - started), 1)
-
-
 def check_speed(engines: dict[str, LlamaCppEngine], tokens: int) -> None:
+    """Rates as ``decode.py`` measures them (greedy: after the first token), best of three."""
     for placement, engine in engines.items():
         prompt = chat(engine, "Write a long, detailed story about a lighthouse keeper and a storm.")
-        rate(engine, prompt, 8, 1)  # warm-up
+        greedy_rate(engine, prompt, 8)  # warm-up
         emit(
             "speed",
             placement=placement,
             device=engine.info.device,
-            greedy_tok_per_s=max(rate(engine, prompt, tokens, 1) for _ in range(3)),
-            n8_tok_per_s=max(rate(engine, prompt, tokens, 8) for _ in range(3)),
+            greedy_tok_per_s=round(max(greedy_rate(engine, prompt, tokens)[0] for _ in range(3)), 1),
+            n8_tok_per_s=round(max(sampled_rate(engine, prompt, tokens, 8)[0] for _ in range(3)), 1),
         )
 
 
