@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -106,6 +107,74 @@ def test_make_install_builds_llama_cpp_with_our_patches():
             declared |= set(found.group(1).split(","))
     assert declared, "no patch declares its names"
     assert native.build_patches() == declared
+
+
+FLASH_ATTENTION = """
+import json, sys
+from h2ogpt.backends.base import SamplingParams
+from h2ogpt.backends.llamacpp import native
+from h2ogpt.backends.llamacpp.engine import LlamaCppEngine
+from h2ogpt.backends.llamacpp.model import LlamaModel
+flash = {"default": None, "on": True, "off": False}[sys.argv[2]]
+model = LlamaModel(sys.argv[1], max_rows=4, kv_cells=2048, flash_attention=flash)
+engine = LlamaCppEngine(model, name="m")
+story = " ".join(f"Day {day}: the keeper lit the lamp at {day % 12 + 1} o'clock." for day in range(1, 40))
+prompts = [engine.apply_chat_template([{"role": "user", "content": text}])
+           for text in ("What is the capital of France?", story + " When did he light it on day 7?")]
+scores = [engine.score_continuations(p, [" The capital is Paris.", " At 8 o'clock."]) for p in prompts]
+answers = engine.sample(prompts[1], SamplingParams(max_new_tokens=6, temperature=0.7, seed=3), n=4)
+print(json.dumps({"flash": model.flash_attention, "fast": native.fast_cpu_flash_attention(),
+                  "logprobs": [list(s.logprobs) for per_prompt in scores for s in per_prompt],
+                  "answers": [a.text for a in answers]}))
+"""
+
+
+def _flash_attention_run(choice: str, **env: str) -> dict:
+    run = subprocess.run(
+        [sys.executable, "-c", FLASH_ATTENTION, str(embedded_gguf_path()), choice],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": SRC, **env},
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def test_flash_attention_is_on_for_the_cpu_where_our_kernel_is_built():
+    """Our patch's few-row flash-attention kernel needs AVX-512; where the build has it, the
+    CPU runs with flash attention (faster, and each row reads as alone); H2OGPT_FA_FEW_ROWS=0
+    takes the kernel out, and with it the default."""
+    built = "AVX512 = 1" in native.system_info() and "flash-attn-few-rows" in native.build_patches()
+    assert native.fast_cpu_flash_attention() == built
+    assert _flash_attention_run("default")["flash"] == built
+    without = _flash_attention_run("default", H2OGPT_FA_FEW_ROWS="0")
+    assert without["fast"] is False
+    assert without["flash"] is False
+
+
+def test_our_flash_attention_kernel_reads_as_llama_cpps_own():
+    """Scores after a short and a ~500-token prompt, and seeded samples of 4 rows: our kernel
+    against llama.cpp's own flash attention (H2OGPT_FA_FEW_ROWS=0) and attention without it.
+    They round differently (F32 against F16 accumulation, a vector exp), and llama.cpp's 8-bit
+    activations amplify that, so ours must be as close to llama.cpp's kernel as llama.cpp's
+    two attention paths are to each other."""
+    if not native.fast_cpu_flash_attention():
+        pytest.skip("this build has no few-row flash-attention kernel (it needs AVX-512)")
+    ours = _flash_attention_run("on")
+    theirs = _flash_attention_run("on", H2OGPT_FA_FEW_ROWS="0")
+    plain = _flash_attention_run("off")
+    assert theirs["fast"] is False
+
+    def gap(a: dict, b: dict) -> float:
+        return max(
+            abs(x - y)
+            for la, lb in zip(a["logprobs"], b["logprobs"], strict=True)
+            for x, y in zip(la, lb, strict=True)
+        )
+
+    assert gap(ours, theirs) <= max(0.05, 1.5 * gap(theirs, plain)), (gap(ours, theirs), gap(theirs, plain))
+    assert sum(a == b for a, b in zip(ours["answers"], theirs["answers"], strict=True)) >= 2
 
 
 BATCHES = """

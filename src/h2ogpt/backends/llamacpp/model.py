@@ -51,7 +51,8 @@ class LlamaModel:
     training context capped at 8192. ``kv_cells`` (all sequences together) defaults to
     ``context_length + max_rows * 256``: one full-length prompt plus a 256-token answer per
     row; the decode loop reserves cells before it starts rows, so it never overflows them.
-    ``flash_attention`` defaults to on with a GPU only (see ``_create_context``).
+    ``flash_attention`` defaults to on with a GPU, or on the CPU with our patched build's
+    kernel (``native.fast_cpu_flash_attention``); see ``_create_context``.
     """
 
     def __init__(
@@ -87,7 +88,9 @@ class LlamaModel:
         self.n_batch = max(n_batch, 2 * self.n_seq_max)
         self.n_threads = n_threads if n_threads > 0 else default_threads()
         gpu = n_gpu_layers != 0 and native.gpu_offload_supported()
-        flash_attention = gpu if flash_attention is None else flash_attention
+        if flash_attention is None:
+            flash_attention = gpu or native.fast_cpu_flash_attention()
+        self.flash_attention = flash_attention
         ctx = self._create_context(min(n_ubatch, self.n_batch), flash_attention=flash_attention)
         self.ctx = ctx
         self.memory = C.llama_get_memory(ctx)
@@ -112,7 +115,7 @@ class LlamaModel:
     def _log_loaded(self) -> None:
         log.debug(
             "llama.cpp: %s loaded in %.2f s (%s, %s, context %d per sequence, %d KV cells, "
-            "%d sequences, %d threads, patches: %s)",
+            "%d sequences, %d threads, flash attention %s, patches: %s)",
             self.path,
             self.load_seconds,
             self.dtype,
@@ -121,6 +124,7 @@ class LlamaModel:
             self.kv_cells,
             self.n_seq_max,
             self.n_threads,
+            "on" if self.flash_attention else "off",
             ", ".join(sorted(native.build_patches())) or "none",
         )
 
@@ -136,14 +140,12 @@ class LlamaModel:
         cparams.n_threads = self.n_threads
         cparams.n_threads_batch = self.n_threads
         if not flash_attention:
-            # On the CPU, llama.cpp's flash-attention kernel makes each token's attention several
-            # times slower over long contexts (a step of 4 particles after 2,048 tokens: 1.86 s with
-            # it, 0.55 s without; 8 samples after a 1,470-token prompt: 8.3 s vs 6.1 s), for ~10%
-            # on short chats. Documents and step search live on long contexts: off on the CPU.
-            # The price: a row's logits then depend a little on the other rows of its batch (the
-            # attention sums over the shared cache round differently, and llama.cpp's 8-bit
-            # activations amplify it: up to ~0.5 logit on the embedded model); with flash
-            # attention each row's logits are those it gets alone.
+            # Without flash attention a row's logits depend a little on the other rows of its
+            # batch (its attention sums over the shared cache round differently, and llama.cpp's
+            # 8-bit activations amplify it: up to ~0.5 logit on the embedded model); with it each
+            # row's logits are those it gets alone. llama.cpp's own CPU kernel for it is slower
+            # than none for several rows and long contexts (8 samples after a 1,470-token prompt:
+            # 8.3 s vs 6.1 s), which is why only a build with our kernel turns it on by default.
             cparams.flash_attn_type = C.LLAMA_FLASH_ATTN_TYPE_DISABLED
         cparams.no_perf = True
         ctx = C.llama_init_from_model(self._model, cparams)

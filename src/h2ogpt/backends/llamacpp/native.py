@@ -13,6 +13,7 @@ import logging
 import threading
 from collections import deque
 from pathlib import Path
+from typing import Any
 
 import llama_cpp.llama_cpp as C
 import numpy as np
@@ -103,13 +104,31 @@ def build_patches() -> frozenset[str]:
     """h2oGPT's patches compiled into llama.cpp's CPU backend (``ci/llama_cpp/*.patch``, which
     ``make install`` applies; ``H2OGPT_AMX_VNNI_ROWS`` tunes one). Empty for a build made
     elsewhere: everything works, batches of a few rows are slower."""
+    names = _cpu_backend_function("h2ogpt_ggml_cpu_patches", ctypes.c_char_p)
+    if names is None:
+        return frozenset()
+    return frozenset(filter(None, names().decode().split(",")))
+
+
+@functools.cache
+def fast_cpu_flash_attention() -> bool:
+    """Whether llama.cpp's CPU backend has our few-row flash-attention kernel (the patch's
+    AVX-512 part; ``H2OGPT_FA_FEW_ROWS=0`` turns it off). With it, flash attention is faster
+    on the CPU than without for every workload measured, and each row's logits are those it
+    gets alone; with llama.cpp's own kernel it is slower for several rows and long contexts."""
+    present = _cpu_backend_function("h2ogpt_ggml_cpu_fast_flash_attention", ctypes.c_int)
+    return present is not None and present() == 1
+
+
+def _cpu_backend_function(name: str, restype: type) -> Any:
+    """A function our patches export from llama.cpp's CPU backend; None in other builds."""
     library = Path(C._lib._name).with_name("libggml-cpu.so")
     try:
-        names = ctypes.CDLL(str(library)).h2ogpt_ggml_cpu_patches
+        function = getattr(ctypes.CDLL(str(library)), name)
     except (OSError, AttributeError):
-        return frozenset()
-    names.restype = ctypes.c_char_p
-    return frozenset(filter(None, names().decode().split(",")))
+        return None
+    function.restype = restype
+    return function
 
 
 # --- fast entry points -----------------------------------------------------------------
