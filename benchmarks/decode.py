@@ -70,11 +70,11 @@ def load_engine(kind: str, model: str, data_dir: str, threads: int, n_gpu_layers
         engine = LlamaCppEngine.load(
             model, name=Path(model).stem, n_threads=threads, n_gpu_layers=n_gpu_layers, amx=amx
         )
-        model_info = engine.model
+        loaded = engine.model
         return engine, {
-            "threads": model_info.n_threads,
-            "kv_cells": model_info.kv_cells,
-            "flash_attention": model_info.flash_attention,
+            "threads": loaded.n_threads,
+            "kv_cells": loaded.kv_cells,
+            "flash_attention": loaded.flash_attention,
         }
     from h2ogpt.backends.model_source import embedded_gguf_path
     from h2ogpt.backends.selection import create_backend

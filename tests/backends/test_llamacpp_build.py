@@ -129,16 +129,22 @@ print(json.dumps({"flash": model.flash_attention, "fast": native.fast_cpu_flash_
 """
 
 
-def _flash_attention_run(choice: str, **env: str) -> dict:
+def _on_the_embedded_model(script: str, *args: str, **env: str) -> str:
+    """Run a script on the embedded model in a child process (a crash fails the test, not the
+    run); its standard output."""
     run = subprocess.run(
-        [sys.executable, "-c", FLASH_ATTENTION, str(embedded_gguf_path()), choice],
+        [sys.executable, "-c", script, str(embedded_gguf_path()), *args],
         capture_output=True,
         text=True,
         timeout=300,
         env={**os.environ, "PYTHONPATH": SRC, **env},
     )
     assert run.returncode == 0, run.stderr[-2000:]
-    return json.loads(run.stdout.strip().splitlines()[-1])
+    return run.stdout
+
+
+def _flash_attention_run(choice: str, **env: str) -> dict:
+    return json.loads(_on_the_embedded_model(FLASH_ATTENTION, choice, **env).strip().splitlines()[-1])
 
 
 def test_flash_attention_is_on_for_the_cpu_where_our_kernel_is_built():
@@ -197,15 +203,7 @@ def test_multi_token_batches_run_on_the_kernels_this_build_allows():
     """Prompts, n samples and scoring are batches of many tokens: on an AMX Xeon with the fixed
     build they run on llama.cpp's AMX kernels (they crashed without the fix), elsewhere on the
     usual ones. In a child process, so that a crash fails this test rather than the run."""
-    run = subprocess.run(
-        [sys.executable, "-c", BATCHES, str(embedded_gguf_path())],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PYTHONPATH": SRC},
-    )
-    assert run.returncode == 0, run.stderr[-2000:]
-    kernels, result = run.stdout.split("\n")[:2]
+    kernels, result = _on_the_embedded_model(BATCHES).split("\n")[:2]
     assert result == "4 True True"  # and garbage kernels would not prefer " Paris."
     expect_amx = "AMX_INT8 = 1" in native.system_info() and native.amx_kernels_allowed()
     assert kernels == ("AMX" if expect_amx else "no AMX")
