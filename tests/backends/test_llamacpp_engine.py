@@ -223,12 +223,12 @@ def flash_engine():
 
 
 def test_a_step_of_several_rows_gives_each_row_its_one_row_logits(flash_engine):
-    """A step of several rows runs other matrix kernels than a step of one (our patch's
-    few-row VNNI kernels for 2-8 rows, 4 rows per call; llama.cpp's AMX tiles beyond): each
-    row's logits are those of its token decoded alone."""
+    """A step of several rows runs other matrix kernels than a step of one (on an AMX CPU: our
+    patch's few-row AMX kernels for 2-16 rows, 8 rows per call; llama.cpp's AMX kernel beyond):
+    each row's logits are those of its token decoded alone."""
     model, runner = flash_engine.model, flash_engine.runner
     try:
-        for rows in (2, 5, 9):
+        for rows in (2, 5, 9, 17):
             prompts = [model.tokenize(FOUR_TEXTS[i % len(FOUR_TEXTS)], True) for i in range(rows)]
             tokens = np.array([100 + 7 * seq for seq in range(rows)], dtype=np.int32)
             positions = np.array([len(ids) for ids in prompts], dtype=np.int32)

@@ -102,7 +102,7 @@ def amx_kernels_allowed(choice: str = "auto") -> bool:
 @functools.cache
 def build_patches() -> frozenset[str]:
     """h2oGPT's patches compiled into llama.cpp's CPU backend (``ci/llama_cpp/*.patch``, which
-    ``make install`` applies; ``H2OGPT_AMX_VNNI_ROWS`` tunes one). Empty for a build made
+    ``make install`` applies; ``H2OGPT_AMX_FEW_ROWS`` tunes one). Empty for a build made
     elsewhere: everything works, batches of a few rows are slower."""
     names = _cpu_backend_function("h2ogpt_ggml_cpu_patches", ctypes.c_char_p)
     if names is None:
