@@ -20,7 +20,7 @@ from h2ogpt.scaling.projections import (
     regex_projection,
     whole_text,
 )
-from h2ogpt.scaling.voting import Equivalence, VoteTally, canonical_key, math_equal
+from h2ogpt.scaling.voting import Equivalence, VoteTally, canonical_key, math_equal, numbers_differ
 
 
 # --- projections -------------------------------------------------------------------------
@@ -224,7 +224,18 @@ def test_equal_keys_group_without_math_verify_and_each_pair_is_verified_once():
     for answer in ["24", "24.0", "$24$", "24.", "0.5", "1/2", ".5", "x", "x"]:
         tally.add(answer)
     assert tally.counts() == {"24": 4, "0.5": 3, "x": 2}
-    assert equivalence.verified_pairs == 3  # 0.5 vs 24, then x vs 24 and x vs 0.5
+    assert equivalence.verified_pairs == 2  # x vs 24 and x vs 0.5 (two numbers: told apart exactly)
+
+
+def test_plain_numbers_that_differ_are_told_apart_without_math_verify():
+    equivalence = Equivalence()
+    tally = VoteTally(equivalence)
+    for answer in ["24", "25", "-24", "0.5", "3/4", "1,000", "1000.5", "0.3333333", "1/3"]:
+        tally.add(answer)
+    assert equivalence.verified_pairs == 1  # only 0.3333333 vs 1/3: within math-verify's rounding
+    assert len(tally.counts()) in (8, 9)  # whatever math-verify says of that pair
+    assert numbers_differ("24", "25") and numbers_differ("1,000", "1000.01")
+    assert not numbers_differ("24", "x") and not numbers_differ("0.3333333", "1/3")
 
 
 def test_sixty_four_votes_of_few_distinct_answers_cost_few_comparisons():

@@ -4,7 +4,8 @@ Two answers are one when their canonical keys are equal (whitespace, ``$`` and a
 dropped; numbers compared as exact fractions, so ``0.5`` == ``1/2`` == ``.50``), or, with math
 equivalence, when ``math-verify`` says so (``\\frac{1}{2}`` == ``0.5``). ``math-verify`` is slow
 (milliseconds a pair), so each distinct key is parsed once and only distinct keys are compared,
-each pair at most once per run (:class:`Equivalence`); past a deadline only keys are compared.
+each pair at most once per run (:class:`Equivalence`), never two plain numbers that differ (24
+and 25); past a deadline only keys are compared.
 """
 
 from __future__ import annotations
@@ -22,17 +23,36 @@ _NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?(?:/\d+)?")
 _UNPARSED = object()
 
 
-def canonical_key(answer: str) -> str:
-    """A key equal for answers that are certainly the same (a number's exact value, else the
-    text without spacing, dollar signs and a final period)."""
-    text = " ".join(answer.replace("$", " ").split()).rstrip(".").strip()
+def _plain_text(answer: str) -> str:
+    return " ".join(answer.replace("$", " ").split()).rstrip(".").strip()
+
+
+def exact_number(answer: str) -> Fraction | None:
+    """The exact value of an answer written as a plain number (``1,000``, ``.5``, ``3/4``), else None."""
+    text = _plain_text(answer)
     number = text.replace(",", "") if re.fullmatch(r"[-+]?[\d,]*\.?\d+(?:/\d+)?", text) else text
     if _NUMBER.fullmatch(number):
         try:
-            return f"={Fraction(number)}"
+            return Fraction(number)
         except (ValueError, ZeroDivisionError):
             pass
-    return text
+    return None
+
+
+def canonical_key(answer: str) -> str:
+    """A key equal for answers that are certainly the same (a number's exact value, else the
+    text without spacing, dollar signs and a final period)."""
+    value = exact_number(answer)
+    return _plain_text(answer) if value is None else f"={value}"
+
+
+def numbers_differ(a: str, b: str) -> bool:
+    """True when both answers are plain numbers that differ beyond the 6 decimals math-verify
+    rounds to: certainly different, with no need to ask math-verify (a pair costs ms)."""
+    x, y = exact_number(a), exact_number(b)
+    if x is None or y is None:
+        return False
+    return abs(x - y) > Fraction(1, 10**6) * max(1, abs(x), abs(y))
 
 
 def _timeout() -> int | None:
@@ -63,7 +83,7 @@ def math_equal(a: str, b: str) -> bool:
     """True when ``a`` and ``b`` are the same mathematical value (math-verify)."""
     if a == b or canonical_key(a) == canonical_key(b):
         return True
-    if max(len(a), len(b)) > MAX_EQUIVALENCE_CHARS:
+    if max(len(a), len(b)) > MAX_EQUIVALENCE_CHARS or numbers_differ(a, b):
         return False
     return _verify(_parse(a), _parse(b))
 
@@ -85,7 +105,7 @@ class Equivalence:
 
     def equal(self, a: str, b: str) -> bool:
         """math-verify's verdict on two answers of different keys (False past the deadline)."""
-        if max(len(a), len(b)) > MAX_EQUIVALENCE_CHARS:
+        if max(len(a), len(b)) > MAX_EQUIVALENCE_CHARS or numbers_differ(a, b):
             return False
         pair = (a, b) if a <= b else (b, a)
         known = self._pairs.get(pair)
