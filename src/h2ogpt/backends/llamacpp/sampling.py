@@ -14,7 +14,10 @@ scratch buffer. Sampling walks cumulative sums in blocks of 256 tokens, and the 
 found among the tokens within ~9 nats of the best one whenever they already hold more
 than ``top_p`` of the mass (exactly the same set as a full sort, much cheaper). Top-k is
 found the same way, among the tokens near the best one, and only its ``k`` tokens are
-exponentiated (the API's default ``top_k=50`` made an 8-row step's choice 5x dearer).
+exponentiated (the API's default ``top_k=50`` made an 8-row step's choice 5x dearer); without
+penalties or JSON it is found on the raw logits, with no scaled copy of the rows, and each row's
+passes run one row at a time, so that the row stays in the cache (an 8-row step's choice: 1.26
+ms -> 0.91 ms, the same draws).
 """
 
 from __future__ import annotations
@@ -88,6 +91,11 @@ class Chooser:
             best = logits[np.arange(n), chosen]
             self._record(logits, chosen, best, best, rows)
             return chosen.tolist()
+        raw_best = logits.max(axis=1)
+        if not self.penalized and not json_rows and self._top_k_only(raw_best):
+            chosen = self._sample_top_k(logits, raw_best)
+            self._record(logits, chosen, logits[np.arange(n), chosen], raw_best, rows)
+            return chosen.tolist()
         work = self.scratch(n)[:, : self.n_vocab]
         np.copyto(work, logits)
         if self.penalized:
@@ -95,7 +103,6 @@ class Chooser:
         if json_rows:
             self._constrain(work, rows)
         chosen = work.argmax(axis=1) if self.params.greedy else self._sample(n)
-        raw_best = logits.max(axis=1)
         self._record(logits, chosen, logits[np.arange(n), chosen], raw_best, rows)
         return chosen.tolist()
 
@@ -111,9 +118,12 @@ class Chooser:
         """log_softmax(raw logits)[chosen] = picked - best - log(sum(exp(logits - best)))."""
         n = len(rows)
         work = self.scratch(n)[:, : self.n_vocab]
-        np.subtract(logits, best[:, None], out=work)
-        np.exp(work, out=work)
-        norm = best + np.log(work.sum(axis=1).astype(np.float64))  # pairwise float32 sum: ~1e-7
+        sums = np.empty(n, dtype=np.float32)
+        for i in range(n):  # a row at a time: it stays in the cache between the three passes
+            np.subtract(logits[i], best[i], out=work[i])
+            np.exp(work[i], out=work[i])
+            sums[i] = work[i].sum()  # pairwise float32 sum: ~1e-7
+        norm = best + np.log(sums.astype(np.float64))
         values = (picked - norm).tolist()
         top = max(row.params.top_logprobs for row in rows)
         tops: list[tuple[tuple[str, float], ...]] = [()] * n
@@ -213,6 +223,26 @@ class Chooser:
             )
         return self._draw(full, draws)
 
+    def _top_k_only(self, raw_best: np.ndarray) -> bool:
+        """Sampling with top-k and finite scaled logits: ``_sample_top_k`` can skip the scratch."""
+        p = self.params
+        if p.greedy or not p.top_k or p.top_k >= self.n_vocab:
+            return False
+        return bool(np.isfinite(raw_best * np.float32(1.0 / p.temperature)).all())
+
+    def _sample_top_k(self, logits: np.ndarray, raw_best: np.ndarray) -> np.ndarray:
+        """``_sample`` for top-k without penalties or JSON, the same draws, without scaling whole
+        rows: each row's top-k is found on its raw logits (see ``scaled_top_k``)."""
+        p = self.params
+        inv_t = np.float32(1.0 / p.temperature)
+        best = raw_best * inv_t  # the scaled rows' maxima: scaling by inv_t > 0 keeps the order
+        draws = self.rng.random(len(logits))
+        chosen = np.empty(len(logits), dtype=np.int64)
+        for i in range(len(logits)):
+            ids, scaled = scaled_top_k(logits[i], inv_t, best[i], p.top_k)
+            chosen[i] = pick(ids, np.exp((scaled - best[i]).astype(np.float64)), p.top_p, draws[i])
+        return chosen
+
     def _draw(self, full: np.ndarray, draws: np.ndarray) -> np.ndarray:
         """One token per row with probability proportional to ``full[i]`` (blocked cumsum)."""
         n, width = full.shape
@@ -254,6 +284,32 @@ def top_k_ids(values: np.ndarray, best: float, k: int) -> np.ndarray:
         kth = np.partition(values[near], near.size - k)[near.size - k]
         near = near[values[near] >= kth]
     return near
+
+
+def scaled_top_k(
+    row: np.ndarray, inv_t: np.float32, best: np.float32, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``top_k_ids(row * inv_t, best, k)`` and those ids' scaled values, scaling only the
+    candidates: they are found on the raw logits with a bound a little wider than the scaled one
+    (float rounding), then held to the scaled bound exactly."""
+    for width in TOP_K_WIDTHS:
+        if np.isinf(width):
+            ids = np.arange(row.shape[-1])
+            scaled = row * inv_t
+            break
+        bound = best - width
+        margin = 1e-5 * (abs(float(bound)) + 1.0)
+        ids = np.flatnonzero(row >= (float(bound) - margin) / float(inv_t))
+        scaled = row[ids] * inv_t
+        keep = scaled >= bound
+        ids, scaled = ids[keep], scaled[keep]
+        if ids.size >= k:
+            break
+    if ids.size > k:
+        kth = np.partition(scaled, ids.size - k)[ids.size - k]
+        keep = scaled >= kth
+        ids, scaled = ids[keep], scaled[keep]
+    return ids, scaled
 
 
 def pick(ids: np.ndarray, probs: np.ndarray, top_p: float, draw: float, limit: float | None = None) -> int:
