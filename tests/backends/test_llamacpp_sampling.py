@@ -11,7 +11,7 @@ import pytest
 
 from h2ogpt.backends.base import SamplingParams
 from h2ogpt.backends.llamacpp.runner import BLOCK
-from h2ogpt.backends.llamacpp.sampling import Chooser, scaled_top_k, top_k_ids
+from h2ogpt.backends.llamacpp.sampling import Chooser, scaled_top_k
 from h2ogpt.backends.sequences import Row
 
 VOCAB = 3000
@@ -49,23 +49,23 @@ def reference_pick(logits: np.ndarray, params: SamplingParams, draw: float) -> i
 
 
 @pytest.mark.parametrize("k", [1, 5, 50, 400, VOCAB - 1])
-def test_top_k_ids_is_the_full_sort_set(k):
+def test_top_k_is_the_full_sort_set(k):
     for row in logit_rows(3, 8):
-        found = top_k_ids(row, float(row.max()), k)
+        found, values = scaled_top_k(row, np.float32(1.0), row.max(), k)
         assert found.tolist() == reference_top_k(row, k).tolist()
+        assert np.array_equal(values, row[found])
 
 
 @pytest.mark.parametrize("k", [1, 50, 400, VOCAB - 1])
 @pytest.mark.parametrize("temperature", [0.05, 0.7, 1.9])
 def test_top_k_found_on_raw_logits_is_the_scaled_rows_top_k(k, temperature):
     """Sampling with top-k finds candidates on the raw logits (no scaled copy of the row): the
-    same ids, and the same scaled values, as top-k on the scaled row."""
+    same ids, and the same scaled values, as a full sort of the scaled row."""
     inv_t = np.float32(1.0 / temperature)
     for row in logit_rows(5, 8):
         scaled_row = row * inv_t
-        best = scaled_row.max()
         ids, scaled = scaled_top_k(row, inv_t, row.max() * inv_t, k)
-        assert ids.tolist() == top_k_ids(scaled_row, best, k).tolist()
+        assert ids.tolist() == reference_top_k(scaled_row, k).tolist()
         assert np.array_equal(scaled, scaled_row[ids])
 
 

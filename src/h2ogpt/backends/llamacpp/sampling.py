@@ -209,12 +209,7 @@ class Chooser:
             best[~np.isfinite(best)] = 0.0
         draws = self.rng.random(n)  # one uniform number per row, in row order
         if p.top_k and p.top_k < self.n_vocab:
-            chosen = np.empty(n, dtype=np.int64)
-            for i in range(n):
-                ids = top_k_ids(work[i], best[i], p.top_k)
-                probs = np.exp((work[i, ids] - best[i]).astype(np.float64))
-                chosen[i] = pick(ids, probs, p.top_p, draws[i])
-            return chosen
+            return self._draw_top_k(work, np.float32(1.0), best, draws)  # already scaled
         np.subtract(work, best[:, None], out=work)
         np.exp(work, out=work)  # unnormalized probabilities, the best one 1.0
         if p.top_p < 1.0:
@@ -233,13 +228,19 @@ class Chooser:
     def _sample_top_k(self, logits: np.ndarray, raw_best: np.ndarray) -> np.ndarray:
         """``_sample`` for top-k without penalties or JSON, the same draws, without scaling whole
         rows: each row's top-k is found on its raw logits (see ``scaled_top_k``)."""
-        p = self.params
-        inv_t = np.float32(1.0 / p.temperature)
+        inv_t = np.float32(1.0 / self.params.temperature)
         best = raw_best * inv_t  # the scaled rows' maxima: scaling by inv_t > 0 keeps the order
-        draws = self.rng.random(len(logits))
-        chosen = np.empty(len(logits), dtype=np.int64)
-        for i in range(len(logits)):
-            ids, scaled = scaled_top_k(logits[i], inv_t, best[i], p.top_k)
+        return self._draw_top_k(logits, inv_t, best, self.rng.random(len(logits)))
+
+    def _draw_top_k(
+        self, rows: np.ndarray, inv_t: np.float32, best: np.ndarray, draws: np.ndarray
+    ) -> np.ndarray:
+        """One token per row among the top-k of ``rows * inv_t`` (``best``: their maxima), with
+        top-p, drawn with ``draws``."""
+        p = self.params
+        chosen = np.empty(len(rows), dtype=np.int64)
+        for i in range(len(rows)):
+            ids, scaled = scaled_top_k(rows[i], inv_t, best[i], p.top_k)
             chosen[i] = pick(ids, np.exp((scaled - best[i]).astype(np.float64)), p.top_p, draws[i])
         return chosen
 
@@ -272,26 +273,14 @@ class Chooser:
         return pick(candidates, probs[candidates].astype(np.float64), top_p, draw, limit)
 
 
-def top_k_ids(values: np.ndarray, best: float, k: int) -> np.ndarray:
-    """Indices (ascending) of the entries of ``values`` at least its ``k``-th largest, ties
-    kept: the same set as a partition of the whole row, found among the entries near
-    ``best`` (the row's maximum) whenever there are ``k`` of them (almost always)."""
-    for width in TOP_K_WIDTHS:
-        near = np.flatnonzero(values >= best - width)
-        if near.size >= k:
-            break
-    if near.size > k:
-        kth = np.partition(values[near], near.size - k)[near.size - k]
-        near = near[values[near] >= kth]
-    return near
-
-
 def scaled_top_k(
     row: np.ndarray, inv_t: np.float32, best: np.float32, k: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``top_k_ids(row * inv_t, best, k)`` and those ids' scaled values, scaling only the
-    candidates: they are found on the raw logits with a bound a little wider than the scaled one
-    (float rounding), then held to the scaled bound exactly."""
+    """Indices (ascending) of the entries of ``row * inv_t`` at least its ``k``-th largest, ties
+    kept, and their scaled values: the same set as a partition of the whole scaled row, found
+    among the entries near ``best`` (the scaled row's maximum) whenever there are ``k`` of them
+    (almost always). Only those candidates are scaled: they are found on the raw row with a bound
+    a little wider than the scaled one (float rounding), then held to the scaled bound exactly."""
     for width in TOP_K_WIDTHS:
         if np.isinf(width):
             ids = np.arange(row.shape[-1])
@@ -299,7 +288,8 @@ def scaled_top_k(
             break
         bound = best - width
         margin = 1e-5 * (abs(float(bound)) + 1.0)
-        ids = np.flatnonzero(row >= (float(bound) - margin) / float(inv_t))
+        raw_bound = max((float(bound) - margin) / float(inv_t), -FLOAT32_MAX)  # no -inf from a cast
+        ids = np.flatnonzero(row >= raw_bound)
         scaled = row[ids] * inv_t
         keep = scaled >= bound
         ids, scaled = ids[keep], scaled[keep]
