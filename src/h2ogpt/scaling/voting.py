@@ -55,6 +55,12 @@ def numbers_differ(a: str, b: str) -> bool:
     return abs(x - y) > Fraction(1, 10**6) * max(1, abs(x), abs(y))
 
 
+def _told_apart_without_math_verify(a: str, b: str) -> bool:
+    """Pairs math-verify is not asked about (they count as different): too long to parse
+    quickly, or two plain numbers that differ."""
+    return max(len(a), len(b)) > MAX_EQUIVALENCE_CHARS or numbers_differ(a, b)
+
+
 def _timeout() -> int | None:
     # math-verify's timeouts use SIGALRM, which only the main thread may set
     return 5 if threading.current_thread() is threading.main_thread() else None
@@ -83,7 +89,7 @@ def math_equal(a: str, b: str) -> bool:
     """True when ``a`` and ``b`` are the same mathematical value (math-verify)."""
     if a == b or canonical_key(a) == canonical_key(b):
         return True
-    if max(len(a), len(b)) > MAX_EQUIVALENCE_CHARS or numbers_differ(a, b):
+    if _told_apart_without_math_verify(a, b):
         return False
     return _verify(_parse(a), _parse(b))
 
@@ -105,7 +111,7 @@ class Equivalence:
 
     def equal(self, a: str, b: str) -> bool:
         """math-verify's verdict on two answers of different keys (False past the deadline)."""
-        if max(len(a), len(b)) > MAX_EQUIVALENCE_CHARS or numbers_differ(a, b):
+        if _told_apart_without_math_verify(a, b):
             return False
         pair = (a, b) if a <= b else (b, a)
         known = self._pairs.get(pair)
