@@ -91,6 +91,34 @@ def redraw(
     return drawn
 
 
+def sweep(
+    task: ScalingTask, generator: StepGenerator, fresh: list[Path], refs: list[Path], name: str, label: str
+) -> Generator[ScalingProgress, None, list[Path]]:
+    """One iteration: all particles grow a step at a time until every one has stopped; after
+    each step the free ones (not ``refs``) are redrawn by weight. Returns the particles."""
+    options, reward = task.options, task.process_reward
+    particles = fresh + refs
+    step = 0
+    while not all(p.stopped for p in particles):
+        if step and generator.stop_if_out_of_time(particles):
+            break
+        generator.grow(particles, lambda growing: [logit(s) for s in reward.score(task, growing)])
+        step += 1
+        weights = softmax([log_weight(p, step) for p in particles])
+        leader = particles[int(np.argmax(weights))]
+        particles = redraw(task, generator, particles, weights, len(fresh), step) + refs
+        yield ScalingProgress(
+            name,
+            step,
+            options.max_steps,
+            step=step,
+            leader=answer_text(leader, options.step_token)[-80:],
+            weights=tuple(float(w) for w in weights),
+            message=label,
+        )
+    return particles
+
+
 def particle_gibbs(
     task: ScalingTask, budget: int, iterations: int | None = None, name: str = "particle-gibbs"
 ) -> Generator[ScalingProgress, None, ScalingResult]:
@@ -113,25 +141,8 @@ def particle_gibbs(
             else:
                 generator.regroup([])
                 generator.restart(fresh)  # rows for new lineages: the prompt again
-            particles = fresh + refs
-            step = 0
-            while not all(p.stopped for p in particles):
-                if step and generator.stop_if_out_of_time(particles):
-                    break
-                generator.grow(particles, lambda growing: [logit(s) for s in reward.score(task, growing)])
-                step += 1
-                weights = softmax([log_weight(p, step) for p in particles])
-                leader = particles[int(np.argmax(weights))]
-                particles = redraw(task, generator, particles, weights, free, step) + refs
-                yield ScalingProgress(
-                    name,
-                    step,
-                    options.max_steps,
-                    step=step,
-                    leader=answer_text(leader, options.step_token)[-80:],
-                    weights=tuple(float(w) for w in weights),
-                    message=f"iteration {iteration + 1}/{iterations}",
-                )
+            label = f"iteration {iteration + 1}/{iterations}"
+            particles = yield from sweep(task, generator, fresh, refs, name, label)
             final_weights = [log_weight(p) for p in particles]
             probabilities = softmax(final_weights)
             ref_indices = task.rng.choices(range(len(particles)), weights=list(probabilities), k=n_refs)
