@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import re
@@ -95,6 +96,15 @@ def test_amx_kernels_follow_the_build_and_the_setting():
     assert not native.amx_kernels_allowed("off")
     assert native.amx_kernels_allowed("on")
     assert native.amx_kernels_allowed("auto") == hasattr(native.C._lib, "h2ogpt_amx_tileconfig_fix")
+
+
+def test_our_patch_functions_are_looked_up_in_the_cpu_backend_this_process_runs():
+    """``libggml-cpu.so``, or in a portable build (GGML_BACKEND_DL) the module loaded for this
+    CPU: either way the library exports the CPU backend's own entry point."""
+    library = native.cpu_backend_library()
+    assert library.parent == native.library_dir().resolve()
+    assert library.name.startswith("libggml-cpu") and library.exists()
+    assert hasattr(ctypes.CDLL(str(library)), "ggml_backend_cpu_reg")
 
 
 def test_make_install_builds_llama_cpp_with_our_patches():

@@ -18,6 +18,8 @@ from typing import Any
 import llama_cpp.llama_cpp as C
 import numpy as np
 
+from h2ogpt.errors import ConfigError
+
 log = logging.getLogger("h2ogpt.backends.llamacpp")
 
 # ggml's current levels (llama_cpp/_logger.py still documents an older numbering)
@@ -54,13 +56,38 @@ _initialized = [False]
 
 
 def init() -> None:
-    """Route llama.cpp's logging to Python and initialize its backend (once per process)."""
+    """Route llama.cpp's logging to Python, initialize its backend and load its backend
+    modules where the build has them (once per process)."""
     with _init_lock:
         if _initialized[0]:
             return
         C.llama_log_set(_on_log, None)
         C.llama_backend_init()
+        _load_backend_modules()
         _initialized[0] = True
+
+
+def library_dir() -> Path:
+    """The folder of llama-cpp-python's C libraries (``LLAMA_CPP_LIB_PATH`` or its own)."""
+    return Path(C._lib._name).parent
+
+
+def _load_backend_modules() -> None:
+    """A portable build (``GGML_BACKEND_DL``, usually with ``GGML_CPU_ALL_VARIANTS``: one CPU
+    backend module per instruction-set level) registers no backend by itself, and the binding
+    does not load them. Load the best module of each kind from its library folder, as
+    llama.cpp's own programs do; a build that registers its backends is left as it is."""
+    ggml = ctypes.CDLL(str(library_dir() / "libggml.so"))  # the copy libllama already loaded
+    ggml.ggml_backend_reg_count.restype = ctypes.c_size_t
+    if ggml.ggml_backend_reg_count():
+        return
+    ggml.ggml_backend_load_all_from_path.argtypes = [ctypes.c_char_p]
+    ggml.ggml_backend_load_all_from_path(str(library_dir()).encode())
+    if not ggml.ggml_backend_reg_count():
+        raise ConfigError(
+            f"this llama-cpp-python build loads its backends from modules, and {library_dir()} has "
+            "none this CPU can run (libggml-cpu*.so); reinstall llama-cpp-python (make install)"
+        )
 
 
 def last_error(default: str) -> str:
@@ -77,6 +104,8 @@ def gpu_offload_supported() -> bool:
 
 
 def system_info() -> str:
+    """llama.cpp's build and CPU features line (``AVX512 = 1 | AMX_INT8 = 1 | ...``)."""
+    init()  # a portable build names the features of the CPU module it loaded
     return C.llama_print_system_info().decode("utf-8", "replace")
 
 
@@ -120,11 +149,26 @@ def fast_cpu_flash_attention() -> bool:
     return present is not None and present() == 1
 
 
+def cpu_backend_library() -> Path:
+    """The file of llama.cpp's CPU backend in this process: ``libggml-cpu.so``, or in a portable
+    build the module chosen for this CPU (``libggml-cpu-sapphirerapids.so``, ...)."""
+    init()
+    folder = library_dir().resolve()  # /proc/self/maps names files by their real paths
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            for line in maps:
+                mapped = Path(line.split()[-1])
+                if mapped.parent == folder and mapped.name.startswith("libggml-cpu"):
+                    return mapped
+    except OSError:  # not Linux
+        pass
+    return folder / "libggml-cpu.so"
+
+
 def _cpu_backend_function(name: str, restype: type) -> Any:
     """A function our patches export from llama.cpp's CPU backend; None in other builds."""
-    library = Path(C._lib._name).with_name("libggml-cpu.so")
     try:
-        function = getattr(ctypes.CDLL(str(library)), name)
+        function = getattr(ctypes.CDLL(str(cpu_backend_library())), name)
     except (OSError, AttributeError):
         return None
     function.restype = restype
