@@ -18,7 +18,7 @@ SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 
 # Debian's python3 is 3.11, the version the wheelhouse's cp311 wheels are for.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends python3 python3-venv gcc g++ make \
+    && apt-get install -y --no-install-recommends python3 python3-venv gcc g++ make patch \
     && rm -rf /var/lib/apt/lists/*
 
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -34,15 +34,32 @@ RUN python3 -m venv /opt/build \
     && /opt/build/bin/pip install --no-cache-dir --no-index --find-links /wheels/build \
         -r /tmp/build-requirements.txt
 
-# llama-cpp-python from its sdist. GGML_NATIVE=OFF: never -march=native, which would tie the
-# wheel to the build machine's CPU (an AVX-512 build host makes a wheel that dies with SIGILL on
-# CPUs without it). AVX2 + FMA + F16C instead: the x86-64-v3 level every x86 server CPU of the
-# last decade (Intel Haswell, AMD Zen and later) has, and what llama.cpp's fast kernels need.
+# llama.cpp, portable and patched. GGML_NATIVE=OFF: never -march=native, which would tie the
+# libraries to the build machine's CPU (an AVX-512 build host makes code that dies with SIGILL on
+# CPUs without it). GGML_BACKEND_DL + GGML_CPU_ALL_VARIANTS instead: one CPU backend module per
+# instruction-set level (x86-64 ... AVX2 ... AVX-512 VNNI ... AMX), of which h2oGPT loads the best
+# one the CPU runs at start. Our patches (ci/llama_cpp/*.patch: kernels for decoding steps of a
+# few sequences, flash attention) are compiled into the AVX-512 and AMX modules, and
+# amx_tileconfig.h fixes GCC 12's AMX tile configuration, as `make install` does on a host.
+# The binding itself is built without libraries (LLAMA_BUILD=OFF): llama-cpp-python's wheel
+# would install only the fixed library names and leave the per-level modules out, so the
+# libraries go to /opt/llama.cpp/lib and LLAMA_CPP_LIB_PATH points the binding there.
+# Only the library is built (target llama, which needs every CPU module), no programs.
 # LLAMA_CURL=OFF: no model downloads from inside the engine (and no libcurl to link).
-ARG LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DLLAMA_CURL=OFF"
-RUN CMAKE_ARGS="${LLAMA_CMAKE_ARGS}" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
-    /opt/build/bin/pip wheel --no-cache-dir --no-index --find-links /wheels/build --no-deps \
-        --wheel-dir /wheels/built /wheels/build/llama_cpp_python-*.tar.gz
+COPY ci/llama_cpp /src/ci/llama_cpp
+ARG LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON -DBUILD_SHARED_LIBS=ON -DLLAMA_CURL=OFF -DLLAMA_BUILD_COMMON=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF"
+RUN mkdir -p /tmp/llama /opt/llama.cpp/lib \
+    && tar -xzf /wheels/build/llama_cpp_python-*.tar.gz -C /tmp/llama \
+    && mv /tmp/llama/llama_cpp_python-* /tmp/llama/source \
+    && for p in /src/ci/llama_cpp/*.patch; do patch -p1 --quiet -d /tmp/llama/source < "$p"; done \
+    && PATH="/opt/build/bin:${PATH}" cmake -S /tmp/llama/source/vendor/llama.cpp -B /tmp/llama/build -G Ninja \
+        -DCMAKE_BUILD_TYPE=Release ${LLAMA_CMAKE_ARGS} \
+        "-DCMAKE_CXX_FLAGS=-include /src/ci/llama_cpp/amx_tileconfig.h" \
+    && PATH="/opt/build/bin:${PATH}" cmake --build /tmp/llama/build -j "$(nproc)" --target llama \
+    && cp -a /tmp/llama/build/bin/lib*.so* /opt/llama.cpp/lib/ \
+    && CMAKE_ARGS="-DLLAMA_BUILD=OFF" /opt/build/bin/pip wheel --no-cache-dir --no-index \
+        --find-links /wheels/build --no-deps --wheel-dir /wheels/built /tmp/llama/source \
+    && rm -rf /tmp/llama
 
 # The runtime virtualenv /opt/venv has no pip of its own (nothing is installed at run time):
 # /opt/build's pip installs into it with --python. First the application's dependencies, then
@@ -89,6 +106,7 @@ RUN groupadd --gid 1000 h2ogpt \
 # last small layers, never the dependency layer. The runtime has no pip: the builder's /opt/build
 # virtualenv is mounted for this one command, at the same path so that it works as it is.
 COPY --from=builder /opt/venv /opt/venv
+COPY --from=builder /opt/llama.cpp /opt/llama.cpp
 COPY --from=builder /wheels/app /tmp/app
 RUN --mount=type=bind,from=builder,source=/opt/build,target=/opt/build \
     /opt/build/bin/pip --python /opt/venv/bin/python install --no-cache-dir --no-index --no-deps \
@@ -97,10 +115,14 @@ RUN --mount=type=bind,from=builder,source=/opt/build,target=/opt/build \
 COPY --from=builder /src/generate.py /src/finetune.py /src/make_db.py /app/
 COPY ci/image/healthcheck.py /usr/local/lib/h2ogpt/healthcheck.py
 
+# LLAMA_CPP_LIB_PATH: the binding loads llama.cpp from /opt/llama.cpp/lib, and LD_LIBRARY_PATH lets
+# those libraries find each other (they were linked in the builder's build tree).
 # H2OGPT_<FLAG> sets any flag: the data (chats, collections, converted models) goes to the /data
 # volume. The rest keeps the process offline (h2ogpt sets the same defaults itself; set here they
 # also hold for any other Python run in the container), and puts the Hugging Face cache on /data.
 ENV PATH=/opt/venv/bin:${PATH} \
+    LLAMA_CPP_LIB_PATH=/opt/llama.cpp/lib \
+    LD_LIBRARY_PATH=/opt/llama.cpp/lib \
     PYTHONUNBUFFERED=1 \
     HOME=/home/h2ogpt \
     H2OGPT_DATA_DIR=/data \

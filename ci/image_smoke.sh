@@ -63,6 +63,14 @@ if podman_ exec "$NAME" python -c \
 fi
 log "no network: connect to 1.1.1.1:443 fails"
 
+# llama.cpp: the image's patched, portable libraries, with the CPU module chosen for this host.
+engine="$(podman_ exec "$NAME" python -c 'from h2ogpt.backends.llamacpp import native
+print(native.cpu_backend_library().name, ",".join(sorted(native.build_patches())))')" ||
+    fail "llama.cpp's libraries do not load"
+read -r module patches <<<"$engine"
+[ -n "${patches:-}" ] || fail "llama.cpp's CPU module $module has none of our patches"
+log "llama.cpp CPU module $module, patches $patches"
+
 # nsenter switches only the network namespace: the host's Python, openai client, Playwright and
 # Chromium run, but 127.0.0.1 is the container's loopback, where the UI and API listen.
 pid="$(podman_ inspect -f '{{.State.Pid}}' "$NAME")"
